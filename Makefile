@@ -1,0 +1,118 @@
+# xdpnet build. `make help` lists the targets.
+#
+# Everything is incremental: each output depends on exactly its inputs, so a
+# second `make build` with nothing changed runs no compiler.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := build
+MAKEFLAGS += --no-builtin-rules
+
+ARCH := $(shell uname -m)
+NODE := node
+NPX_BIN := node_modules/.bin
+# Build the addon against the installed Node's own headers, never a download.
+NODEDIR ?= $(abspath $(dir $(shell command -v $(NODE)))/..)
+
+# ---------------------------------------------------------------- deps
+# Debian packages the project needs at build, test and run time.
+APT_PACKAGES := \
+	clang llvm libbpf-dev libelf-dev zlib1g-dev pkg-config make g++ python3 \
+	bpftool iproute2 iputils-ping ethtool tcpdump tshark util-linux \
+	netcat-openbsd procps python3-grpcio python3-protobuf
+
+NPM_STAMP := node_modules/.xdpnet-installed
+
+.PHONY: deps deps-apt deps-npm
+deps: deps-apt deps-npm ## install every Debian and npm dependency (idempotent)
+
+# Only packages that are missing are installed, after one `apt-get update`;
+# when nothing is missing this does nothing at all.
+deps-apt:
+	@missing=$$(for p in $(APT_PACKAGES); do \
+		dpkg-query -W -f='$${Status}\n' "$$p" 2>/dev/null | grep -q '^install ok installed$$' || echo "$$p"; \
+	done); \
+	if [ -n "$$missing" ]; then \
+		echo "deps: installing" $$missing; \
+		[ "$$(id -u)" = 0 ] || { echo "deps: need root to install Debian packages: $$missing" >&2; exit 1; }; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	else \
+		echo "deps: Debian packages present"; \
+	fi
+
+deps-npm: $(NPM_STAMP)
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+# ---------------------------------------------------------------- sources
+BPF_CFLAGS := -O2 -g -target bpf -I/usr/include/$(ARCH)-linux-gnu -Ibpf \
+	-Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -MMD -MP
+BPF_SRCS := $(wildcard bpf/*.bpf.c bpf/tests/*.bpf.c)
+BPF_OBJS := $(patsubst bpf/%.bpf.c,bpf/build/%.bpf.o,$(BPF_SRCS))
+
+PROTOS := $(shell find proto -name '*.proto')
+GEN_REASONS := bpf/lib/gen/reasons.h src/gen/reasons.ts
+GEN_PROTO_STAMP := src/gen/proto/.stamp
+
+NATIVE_SRCS := $(wildcard native/src/*.cc native/src/*.h) native/binding.gyp
+NATIVE_ADDON := native/build/Release/xdpnet_native.node
+
+TS_SRCS := $(shell find src -name '*.ts' -not -path 'src/gen/*')
+TS_STAMP := dist/.stamp
+
+# ---------------------------------------------------------------- build
+.PHONY: build gen bpf native ts
+build: bpf native ts ## compile BPF objects, the addon, generated code and TypeScript
+
+gen: $(GEN_REASONS) $(GEN_PROTO_STAMP)
+
+# Reason codes: one source (proto enum), two generated views (C and TS).
+$(GEN_REASONS) &: proto/xdpnet/v1/reasons.proto scripts/gen-reasons.mjs | $(NPM_STAMP)
+	$(NODE) scripts/gen-reasons.mjs $< $(GEN_REASONS)
+
+# TypeScript types for the gRPC API, generated from proto/.
+$(GEN_PROTO_STAMP): $(PROTOS) | $(NPM_STAMP)
+	rm -rf src/gen/proto
+	$(NPX_BIN)/proto-loader-gen-types --longs=String --enums=String --defaults --oneofs \
+		--grpcLib=@grpc/grpc-js --importFileExtension=.js --outDir=src/gen/proto \
+		$(patsubst proto/%,%,$(PROTOS)) --includeDirs=proto
+	touch $@
+
+bpf: $(BPF_OBJS)
+bpf/build/%.bpf.o: bpf/%.bpf.c bpf/lib/gen/reasons.h
+	@mkdir -p $(dir $@)
+	clang $(BPF_CFLAGS) -c $< -o $@
+-include $(BPF_OBJS:.o=.d)
+
+native: $(NATIVE_ADDON)
+$(NATIVE_ADDON): $(NATIVE_SRCS) | $(NPM_STAMP)
+	cd native && ../$(NPX_BIN)/node-gyp configure --nodedir=$(NODEDIR) --silent
+	cd native && ../$(NPX_BIN)/node-gyp build --nodedir=$(NODEDIR) --silent -j 2
+	@touch $@
+
+ts: $(TS_STAMP)
+$(TS_STAMP): $(TS_SRCS) $(GEN_REASONS) $(GEN_PROTO_STAMP) tsconfig.json tsconfig.build.json
+	$(NPX_BIN)/tsc -p tsconfig.build.json
+	touch $@
+
+# ---------------------------------------------------------------- checks
+.PHONY: lint test
+lint: gen $(NATIVE_ADDON) ## type-check everything strictly; C/C++ warnings are errors in the build itself
+	$(NPX_BIN)/tsc --noEmit -p tsconfig.json
+	@for f in $(BPF_SRCS); do clang $(BPF_CFLAGS) -MF /dev/null -fsyntax-only $$f; done
+	@echo "lint: clean"
+
+# VITEST_ARGS passes options through, e.g. `make test VITEST_ARGS=test/bpf`.
+# VITEST_REPORT=FILE also writes vitest's JSON report there (used by .ci/run).
+test: deps build lint ## install what is missing, build, lint, run every test
+	$(NPX_BIN)/vitest run $(if $(VITEST_REPORT),--reporter=default --reporter=json --outputFile.json=$(VITEST_REPORT)) $(VITEST_ARGS)
+
+# ---------------------------------------------------------------- housekeeping
+.PHONY: clean help
+clean: ## remove every build output (keeps node_modules)
+	rm -rf bpf/build native/build dist src/gen bpf/lib/gen
+
+help:
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
