@@ -109,6 +109,12 @@ lint: gen $(NATIVE_ADDON) ## type-check everything strictly; C/C++ warnings are 
 test: deps build lint ## install what is missing, build, lint, run every test
 	$(NPX_BIN)/vitest run $(if $(VITEST_REPORT),--reporter=default --reporter=json --outputFile.json=$(VITEST_REPORT)) $(VITEST_ARGS)
 
+# ---------------------------------------------------------------- not yet built
+.PHONY: demo bench
+demo bench:
+	@echo "make $@: not implemented yet: the multi-node demo and the benchmarks come with the overlay, routing and control-plane work (see README, Status)" >&2
+	@exit 2
+
 # ---------------------------------------------------------------- housekeeping
 .PHONY: clean help
 clean: ## remove every build output (keeps node_modules)

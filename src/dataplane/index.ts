@@ -5,7 +5,15 @@ export { BpfError } from './native.js';
 export { ensureBpffs, DEFAULT_BPFFS_ROOT } from './bpffs.js';
 export { loadObject, LoadedObject, type LoadOptions, type MapOverrides, type RodataValue } from './object.js';
 export { BpfMap, TypedMap, PerCpuMap, MapType, type UpdateMode } from './maps.js';
-export { BpfProgram, XdpAction, xdpActionName, TEST_RUN_LIVE_FRAMES, type TestRunOptions, type TestRunResult } from './program.js';
+export {
+  BpfProgram,
+  XdpAction,
+  xdpActionName,
+  TEST_RUN_LIVE_FRAMES,
+  type XdpActionName,
+  type TestRunOptions,
+  type TestRunResult,
+} from './program.js';
 export { BpfLink, LinkType } from './link.js';
 export {
   attachXdp,
@@ -21,3 +29,4 @@ export {
 export * as codec from './codec.js';
 export { reasonCounters, SHARED_LAYOUTS, type ReasonCounters } from './layouts.js';
 export { readReasonCounters, REASON_MAP_NAME, type ReasonCount } from './reasons.js';
+export { describeBtf, layoutMismatches } from './btf-layout.js';

@@ -153,6 +153,15 @@ export class BpfMap {
     return deleted;
   }
 
+  /**
+   * Deletes keys that must all exist, in one syscall (BPF_MAP_DELETE_BATCH).
+   * Fails with ENOENT at the first missing key, having deleted the ones before it.
+   */
+  deleteBatch(keys: readonly Buffer[]): number {
+    if (keys.length === 0) return 0;
+    return this.handle.deleteBatch(Buffer.concat(keys), keys.length);
+  }
+
   pin(path: string): void {
     this.handle.pin(path);
   }
