@@ -73,11 +73,12 @@ describePrivileged('attaching programs', ['bpf', 'netns'], () => {
   });
 
   it('falls back to generic mode only when explicitly allowed', async () => {
-    // A dummy device has no native XDP support. Named with the topology's
+    // An ifb device has no native XDP support (and, unlike dummy, this
+    // kernel has it built in). Named with the topology's
     // prefix so the stale sweep removes it if this run dies.
     const t = topology();
-    const name = t.rootLinkName('dm');
-    await t.exec(null, ['ip', 'link', 'add', name, 'type', 'dummy']);
+    const name = t.rootLinkName('nx');
+    await t.exec(null, ['ip', 'link', 'add', name, 'type', 'ifb']);
     try {
       const ifindex = await ifindexOf(name);
       const program = obj.program('xdp_count');
