@@ -114,8 +114,19 @@ export class BpfMap {
   private *batchEntries(): IterableIterator<[Buffer, Buffer]> {
     const { keySize } = this.info;
     let cursor: Buffer | null = null;
+    let batch = BATCH_SIZE;
     for (;;) {
-      const step = this.handle.lookupBatch(cursor, BATCH_SIZE);
+      let step;
+      try {
+        step = this.handle.lookupBatch(cursor, batch);
+      } catch (err) {
+        // A hash bucket holding more entries than the batch: retry larger.
+        if (err instanceof BpfError && err.code === 'ENOSPC' && batch < this.info.maxEntries) {
+          batch *= 2;
+          continue;
+        }
+        throw err;
+      }
       this.batchSupported = true;
       for (let i = 0; i < step.count; i++) {
         yield [

@@ -11,7 +11,8 @@
 //   `delete` of a missing key returns `false`, `nextKey` at the end returns `undefined`.
 // - Handles own one file descriptor each, have `close()`, are closed when
 //   garbage-collected, and are closed at process exit if still open.
-// - Object load and attach of large programs run off the main thread (Promise).
+// - Object load (the verifier can take seconds) runs off the main thread and
+//   returns a Promise; everything else is a fast syscall and synchronous.
 
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';

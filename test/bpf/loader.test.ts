@@ -90,6 +90,24 @@ describePrivileged('loading BPF objects', ['bpf'], () => {
     array.close();
   });
 
+  it('the kernel refuses to test-run a frame shorter than an Ethernet header', async () => {
+    const obj = await loadObject(objectPath('xdp_guard'));
+    const program = obj.program('xdp_guard');
+    try {
+      let err: unknown;
+      try {
+        program.testRun(frame.subarray(0, 13));
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(BpfError);
+      expect((err as BpfError).code).toBe('EINVAL');
+    } finally {
+      program.close();
+      obj.close();
+    }
+  });
+
   it('test runs report the mean duration over repeats', async () => {
     const obj = await loadObject(objectPath('xdp_guard'));
     try {

@@ -81,7 +81,9 @@ const wellFormed: PacketCase[] = [
 ];
 
 const malformed: PacketCase[] = [
-  { name: 'runt: 10 bytes', frame: icmp().subarray(0, 10), expect: { action: 'DROP', reason: 'DROP_TRUNCATED_ETHERNET' } },
+  // A frame shorter than the 14-byte Ethernet header cannot be injected:
+  // BPF_PROG_RUN refuses it (see loader.test.ts). A VLAN tag cut short takes
+  // the same truncation path.
   { name: 'VLAN tag cut short', frame: vlanStack(1).subarray(0, 16), expect: { action: 'DROP', reason: 'DROP_TRUNCATED_ETHERNET' } },
   { name: 'three VLAN tags', frame: vlanStack(3), expect: { action: 'DROP', reason: 'DROP_TOO_MANY_VLAN_TAGS' } },
   {
