@@ -19,7 +19,7 @@ NODEDIR ?= $(abspath $(dir $(shell command -v $(NODE)))/..)
 APT_PACKAGES := \
 	clang llvm libbpf-dev libelf-dev zlib1g-dev pkg-config make g++ python3 \
 	bpftool iproute2 iputils-ping ethtool tcpdump tshark util-linux \
-	netcat-openbsd procps python3-grpcio python3-protobuf
+	netcat-openbsd procps python3-grpcio python3-protobuf systemd openssl
 
 NPM_STAMP := node_modules/.xdpnet-installed
 
@@ -78,6 +78,11 @@ $(GEN_PROTO_STAMP): $(PROTOS) | $(NPM_STAMP)
 	$(NPX_BIN)/proto-loader-gen-types --longs=String --enums=String --defaults --oneofs \
 		--grpcLib=@grpc/grpc-js --importFileExtension=.js --outDir=src/gen/proto \
 		$(patsubst proto/%,%,$(PROTOS)) --includeDirs=proto
+	@# One import point for the message types: src/gen/proto/xdpnet/v1/index.ts.
+	for f in src/gen/proto/xdpnet/v1/*.ts; do \
+		echo "export * from './$$(basename $$f .ts).js';"; \
+	done > src/gen/proto/xdpnet/v1/index.ts.tmp
+	mv src/gen/proto/xdpnet/v1/index.ts.tmp src/gen/proto/xdpnet/v1/index.ts
 	touch $@
 
 bpf: $(BPF_OBJS)
@@ -108,6 +113,32 @@ lint: gen $(NATIVE_ADDON) ## type-check everything strictly; C/C++ warnings are 
 # VITEST_REPORT=FILE also writes vitest's JSON report there (used by .ci/run).
 test: deps build lint ## install what is missing, build, lint, run every test
 	$(NPX_BIN)/vitest run $(if $(VITEST_REPORT),--reporter=default --reporter=json --outputFile.json=$(VITEST_REPORT)) $(VITEST_ARGS)
+
+# ---------------------------------------------------------------- install
+# A self-contained tree under $(LIBDIR) (built code, BPF objects, addon, protos,
+# production node_modules), launchers in $(BINDIR), the unit and the example
+# configuration in their system places. DESTDIR stages it elsewhere.
+PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib/xdpnet
+BINDIR ?= $(PREFIX)/bin
+UNITDIR ?= /etc/systemd/system
+CONFDIR ?= /etc/xdpnet
+
+.PHONY: install
+install: build ## install under PREFIX (default /usr/local), the unit and /etc/xdpnet/xdpnetd.example.yaml
+	rm -rf $(DESTDIR)$(LIBDIR)
+	install -d $(DESTDIR)$(LIBDIR)/bpf $(DESTDIR)$(LIBDIR)/native/build/Release $(DESTDIR)$(BINDIR) \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(CONFDIR)
+	cp -r dist proto bin package.json package-lock.json README.md $(DESTDIR)$(LIBDIR)/
+	cp -r bpf/build $(DESTDIR)$(LIBDIR)/bpf/
+	install -m 0755 $(NATIVE_ADDON) $(DESTDIR)$(LIBDIR)/native/build/Release/
+	cp -r node_modules $(DESTDIR)$(LIBDIR)/
+	cd $(DESTDIR)$(LIBDIR) && npm prune --omit=dev --no-audit --no-fund >/dev/null
+	ln -sf $(LIBDIR)/bin/xdpnetd $(DESTDIR)$(BINDIR)/xdpnetd
+	ln -sf $(LIBDIR)/bin/xdpnet $(DESTDIR)$(BINDIR)/xdpnet
+	install -m 0644 packaging/xdpnetd.service $(DESTDIR)$(UNITDIR)/xdpnetd.service
+	install -m 0644 packaging/xdpnetd.example.yaml $(DESTDIR)$(CONFDIR)/xdpnetd.example.yaml
+	@echo "installed; next: cp $(CONFDIR)/xdpnetd.example.yaml $(CONFDIR)/xdpnetd.yaml, edit, systemctl enable --now xdpnetd"
 
 # ---------------------------------------------------------------- not yet built
 .PHONY: demo bench

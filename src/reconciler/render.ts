@@ -1,0 +1,386 @@
+// Desired state → logical dataplane tables. Pure and deterministic: the same
+// snapshot and node give equal output (resources are visited sorted by id,
+// whatever order the snapshot lists them in).
+//
+// What a node gets: everything. Every VXLAN network, every bound port's FDB
+// and ARP entries, every router, route, SNAT and floating IP — a compute node
+// needs other nodes' ports to send to them, and a gateway node needs all of
+// them to route replies back. Restricting each node to the networks present on
+// it is an optimisation for a later issue. Node-specific are only: localPorts
+// (ports bound `local`), the flood list (our own VTEP left out) and the
+// gatewayIsLocal flags.
+//
+// Unbound ports (binding none) have no location, so they get no FDB or ARP
+// entries: answering ARP for an address nobody can deliver to would only hide
+// the problem (Neutron's l2pop does the same).
+//
+// When two resources claim one key with different values, the first claim
+// wins and the later claimant gets an ALREADY_EXISTS problem; claims are made
+// in a fixed order (networks, routers, ports, floating IPs, each by id), so
+// router interface IPs win ARP over ports that happen to carry the same
+// address. A resource overriding its own claim (a static default route over
+// the gateway's default) is deliberate and silent. Input the model should
+// have refused (a dangling id, a next hop on no subnet) does not crash render:
+// it becomes a FAILED_PRECONDITION problem on the resource.
+
+import type { FloatingIp, Network, Port, Router, Snapshot, Subnet } from '../model/types.js';
+import { canonicalJson } from './canonical.js';
+import { type Cidr, canonicalCidr, cidrContains, formatCidr, parseCidr } from './ipv4.js';
+import { routerMac } from './router-mac.js';
+import type { Failure } from './status.js';
+import {
+  type Entry,
+  type Location,
+  type ResourceRef,
+  type TableKey,
+  type TableName,
+  type TableValue,
+  type Tables,
+  emptyTables,
+  keyString,
+  refKey,
+} from './tables.js';
+
+export interface RenderNode {
+  /** This node's VTEP: left out of flood lists, compared with gateway nodes. */
+  vtepIp: string;
+}
+
+export interface RenderProblem extends Failure {
+  ref: ResourceRef;
+}
+
+export interface Rendered {
+  tables: Tables;
+  /** Resources that could not be rendered (fully), in the order found. */
+  problems: RenderProblem[];
+}
+
+const byId = <T extends { id: string }>(list: readonly T[]): T[] => [...list].sort((a, b) => cmp(a.id, b.id));
+const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+const uniqueSorted = (items: Iterable<string>): string[] => [...new Set(items)].sort(cmp);
+
+function sortRefs(refs: Iterable<ResourceRef>): ResourceRef[] {
+  const unique = new Map([...refs].map((r) => [refKey(r), r]));
+  return [...unique.entries()].sort(([a], [b]) => cmp(a, b)).map(([, r]) => r);
+}
+
+/** Collects entries and problems; resolves claims on a key. */
+class Builder {
+  readonly tables = emptyTables();
+  readonly problems: RenderProblem[] = [];
+
+  put<T extends TableName>(table: T, key: TableKey<T>, value: TableValue<T>, owners: ResourceRef[]): void {
+    const ks = keyString(table, key);
+    const map = this.tables[table] as Map<string, Entry<T>>;
+    const existing = map.get(ks);
+    if (!existing) {
+      map.set(ks, { key, value, owners: sortRefs(owners) });
+      return;
+    }
+    if (canonicalJson(existing.value) === canonicalJson(value)) {
+      existing.owners = sortRefs([...existing.owners, ...owners]);
+      return;
+    }
+    const held = new Set(existing.owners.map(refKey));
+    if (owners.some((o) => held.has(refKey(o)))) return; // a resource overriding itself
+    const holders = existing.owners.map(refKey).join(', ');
+    for (const ref of owners) {
+      this.problem(ref, 'ALREADY_EXISTS', `${table} entry ${ks} is already taken by ${holders}`);
+    }
+  }
+
+  problem(ref: ResourceRef, code: Failure['code'], message: string): void {
+    this.problems.push({ ref, code, message });
+  }
+}
+
+/** Lookups over the snapshot that several resources need. */
+class Index {
+  readonly networks: Map<string, Network>;
+  readonly subnets: Map<string, Subnet>;
+  readonly ports: Map<string, Port>;
+  readonly routers: Router[];
+  /** Subnets by network, each list sorted by id. */
+  private readonly subnetsOf = new Map<string, Subnet[]>();
+
+  constructor(snapshot: Snapshot) {
+    this.networks = new Map(snapshot.networks.map((n) => [n.id, n]));
+    this.subnets = new Map(snapshot.subnets.map((s) => [s.id, s]));
+    this.ports = new Map(snapshot.ports.map((p) => [p.id, p]));
+    this.routers = byId(snapshot.routers);
+    for (const subnet of byId(snapshot.subnets)) {
+      const list = this.subnetsOf.get(subnet.networkId);
+      if (list) list.push(subnet);
+      else this.subnetsOf.set(subnet.networkId, [subnet]);
+    }
+  }
+
+  /** The subnet of `networkId` that contains `ip` (first by id). */
+  subnetContaining(networkId: string, ip: string): Subnet | undefined {
+    return this.subnetsOf.get(networkId)?.find((s) => {
+      const cidr = parseCidr(s.cidr);
+      return cidr !== null && cidrContains(cidr, ip);
+    });
+  }
+}
+
+export function render(snapshot: Snapshot, node: RenderNode): Rendered {
+  const b = new Builder();
+  const index = new Index(snapshot);
+
+  for (const network of byId(snapshot.networks)) renderNetwork(b, network);
+  for (const router of index.routers) renderRouter(b, index, router, node);
+  renderPorts(b, index, byId(snapshot.ports), node);
+  for (const fip of byId(snapshot.floatingIps)) renderFloatingIp(b, index, fip, node);
+
+  return { tables: b.tables, problems: b.problems };
+}
+
+function renderNetwork(b: Builder, network: Network): void {
+  // FLAT/VLAN networks have no table of their own: their ports show up in
+  // providerPorts, and an external one is reached through snat's physicalNetwork.
+  if (network.type !== 'vxlan') return;
+  b.put(
+    'networks',
+    { vni: network.segmentationId },
+    { networkId: network.id, mtu: network.mtu, adminStateUp: network.adminStateUp },
+    [{ kind: 'network', id: network.id }],
+  );
+}
+
+function renderRouter(b: Builder, index: Index, router: Router, node: RenderNode): void {
+  const ref: ResourceRef = { kind: 'router', id: router.id };
+  const mac = routerMac(router.id);
+  const owners = [ref];
+  b.put('routers', { routerId: router.id }, { macAddress: mac, adminStateUp: router.adminStateUp }, owners);
+
+  /** The router's tenant subnets on VXLAN networks, for next-hop resolution. */
+  const connected: { cidr: Cidr; vni: number }[] = [];
+  for (const iface of [...router.interfaces].sort((x, y) => cmp(x.subnetId, y.subnetId))) {
+    const subnet = index.subnets.get(iface.subnetId);
+    const network = subnet && index.networks.get(subnet.networkId);
+    const cidr = subnet && parseCidr(subnet.cidr);
+    if (!subnet || !network || !cidr) {
+      b.problem(ref, 'FAILED_PRECONDITION', `interface on subnet ${iface.subnetId}: the subnet or its network does not exist`);
+      continue;
+    }
+    if (network.type !== 'vxlan') {
+      b.put(
+        'providerPorts',
+        { networkId: network.id, macAddress: mac },
+        {
+          networkType: network.type,
+          physicalNetwork: network.physicalNetwork,
+          segmentationId: network.segmentationId,
+          location: { kind: 'router', routerId: router.id },
+        },
+        owners,
+      );
+      continue;
+    }
+    const vni = network.segmentationId;
+    connected.push({ cidr, vni });
+    b.put(
+      'routerInterfaces',
+      { routerId: router.id, subnetId: subnet.id },
+      { vni, ipAddress: iface.ipAddress, prefixLength: cidr.prefixLength, macAddress: mac },
+      owners,
+    );
+    b.put('routes', { routerId: router.id, prefix: formatCidr(cidr) }, { kind: 'connected', vni, subnetId: subnet.id }, owners);
+    b.put('arp', { vni, ipAddress: iface.ipAddress }, { macAddress: mac }, owners);
+    b.put('fdb', { vni, macAddress: mac }, { location: { kind: 'router', routerId: router.id } }, owners);
+  }
+
+  const external = renderExternalGateway(b, index, router, node);
+
+  for (const route of router.routes) {
+    const prefix = canonicalCidr(route.destination);
+    const via = connected.find((c) => cidrContains(c.cidr, route.nexthop));
+    if (prefix && via) {
+      b.put('routes', { routerId: router.id, prefix }, { kind: 'nexthop', vni: via.vni, nexthop: route.nexthop }, owners);
+    } else if (prefix && external && cidrContains(external.cidr, route.nexthop)) {
+      b.put('routes', { routerId: router.id, prefix }, { ...external.route, nexthop: route.nexthop }, owners);
+    } else {
+      b.problem(ref, 'FAILED_PRECONDITION', `route ${route.destination} via ${route.nexthop}: the next hop is on none of the router's subnets`);
+    }
+  }
+
+  // After the static routes, so that a static default route wins.
+  if (external?.nexthop) {
+    b.put('routes', { routerId: router.id, prefix: '0.0.0.0/0' }, { ...external.route, nexthop: external.nexthop }, owners);
+  }
+}
+
+/** snat and the external subnet's on-link route; what static/default routes through it need. */
+function renderExternalGateway(b: Builder, index: Index, router: Router, node: RenderNode) {
+  const gw = router.externalGateway;
+  if (!gw) return null;
+  const ref: ResourceRef = { kind: 'router', id: router.id };
+  const network = index.networks.get(gw.networkId);
+  const subnet = network && index.subnetContaining(network.id, gw.ipAddress);
+  const cidr = subnet && parseCidr(subnet.cidr);
+  if (!network || !subnet || !cidr) {
+    b.problem(ref, 'FAILED_PRECONDITION', `external gateway ${gw.ipAddress}: in no subnet of network ${gw.networkId}`);
+    return null;
+  }
+  const gatewayIsLocal = gw.gatewayNodeVtepIp === node.vtepIp;
+  b.put(
+    'snat',
+    { routerId: router.id },
+    {
+      externalNetworkId: network.id,
+      externalNetworkType: network.type,
+      physicalNetwork: network.physicalNetwork,
+      segmentationId: network.segmentationId,
+      externalIp: gw.ipAddress,
+      externalPrefixLength: cidr.prefixLength,
+      externalNexthop: subnet.gatewayIp,
+      gatewayVtepIp: gw.gatewayNodeVtepIp,
+      gatewayIsLocal,
+      enableSnat: gw.enableSnat,
+    },
+    [ref],
+  );
+  const route = { kind: 'external', nexthop: null, gatewayVtepIp: gw.gatewayNodeVtepIp, gatewayIsLocal } as const;
+  b.put('routes', { routerId: router.id, prefix: formatCidr(cidr) }, route, [ref]);
+  return { cidr, route, nexthop: subnet.gatewayIp };
+}
+
+function renderPorts(b: Builder, index: Index, ports: Port[], node: RenderNode): void {
+  const flood = new Map<number, { network: Network; remote: string[]; local: string[]; owners: ResourceRef[] }>();
+
+  for (const port of ports) {
+    const ref: ResourceRef = { kind: 'port', id: port.id };
+    const network = index.networks.get(port.networkId);
+    if (!network) {
+      b.problem(ref, 'FAILED_PRECONDITION', `network ${port.networkId} does not exist`);
+      continue;
+    }
+    const location = portLocation(port);
+    if (!location) continue; // unbound: nowhere to deliver, nothing to render
+
+    if (network.type !== 'vxlan') {
+      b.put(
+        'providerPorts',
+        { networkId: network.id, macAddress: port.macAddress },
+        { networkType: network.type, physicalNetwork: network.physicalNetwork, segmentationId: network.segmentationId, location },
+        [ref],
+      );
+      continue;
+    }
+
+    const vni = network.segmentationId;
+    b.put('fdb', { vni, macAddress: port.macAddress }, { location }, [ref]);
+    for (const fixed of port.fixedIps) b.put('arp', { vni, ipAddress: fixed.ipAddress }, { macAddress: port.macAddress }, [ref]);
+
+    if (location.kind === 'local') {
+      b.put('localPorts', { interfaceName: location.interfaceName }, localPortValue(port, vni), [ref]);
+    }
+
+    let members = flood.get(vni);
+    if (!members) flood.set(vni, (members = { network, remote: [], local: [], owners: [] }));
+    if (location.kind === 'local') members.local.push(location.interfaceName);
+    else if (location.kind === 'remote' && location.vtepIp !== node.vtepIp) members.remote.push(location.vtepIp);
+    members.owners.push(ref);
+  }
+
+  for (const [vni, m] of [...flood].sort(([a], [b]) => a - b)) {
+    if (m.remote.length === 0 && m.local.length === 0) continue;
+    b.put(
+      'floodList',
+      { vni },
+      { remoteVteps: uniqueSorted(m.remote), localInterfaces: uniqueSorted(m.local) },
+      [{ kind: 'network', id: m.network.id }, ...m.owners],
+    );
+  }
+}
+
+function portLocation(port: Port): Location | null {
+  switch (port.binding.kind) {
+    case 'local':
+      return { kind: 'local', interfaceName: port.binding.interfaceName };
+    case 'remote':
+      return { kind: 'remote', vtepIp: port.binding.vtepIp };
+    case 'none':
+      return null;
+  }
+}
+
+function localPortValue(port: Port, vni: number): TableValue<'localPorts'> {
+  const pairs = port.allowedAddressPairs.map((p) => ({
+    cidr: canonicalCidr(p.ipAddress) ?? p.ipAddress,
+    macAddress: p.macAddress ?? port.macAddress,
+  }));
+  pairs.sort((x, y) => cmp(x.cidr, y.cidr) || cmp(x.macAddress, y.macAddress));
+  return {
+    portId: port.id,
+    vni,
+    macAddress: port.macAddress,
+    ipAddresses: uniqueSorted(port.fixedIps.map((f) => f.ipAddress)),
+    portSecurityEnabled: port.portSecurityEnabled,
+    allowedAddressPairs: pairs.filter((p, i) => i === 0 || canonicalJson(p) !== canonicalJson(pairs[i - 1])),
+    adminStateUp: port.adminStateUp,
+  };
+}
+
+function renderFloatingIp(b: Builder, index: Index, fip: FloatingIp, node: RenderNode): void {
+  if (fip.portId === null || fip.fixedIpAddress === null) return; // not associated: nothing to forward
+  const ref: ResourceRef = { kind: 'floatingIp', id: fip.id };
+  const port = index.ports.get(fip.portId);
+  const network = port && index.networks.get(port.networkId);
+  if (!port || !network) {
+    b.problem(ref, 'FAILED_PRECONDITION', `port ${fip.portId} or its network does not exist`);
+    return;
+  }
+  if (network.type !== 'vxlan') {
+    b.problem(ref, 'UNIMPLEMENTED', `port ${port.id} is on a ${network.type} network; provider networks are not implemented`);
+    return;
+  }
+  const router = routerForFloatingIp(index, fip, port);
+  const gw = router?.externalGateway;
+  if (!router || !gw) {
+    b.problem(
+      ref,
+      'FAILED_PRECONDITION',
+      `no router connects ${fip.fixedIpAddress} (port ${port.id}) to external network ${fip.floatingNetworkId}`,
+    );
+    return;
+  }
+  const owners = [ref];
+  b.put(
+    'floatingIps',
+    { floatingNetworkId: fip.floatingNetworkId, floatingIpAddress: fip.floatingIpAddress },
+    {
+      routerId: router.id,
+      portId: port.id,
+      fixedIpAddress: fip.fixedIpAddress,
+      vni: network.segmentationId,
+      gatewayVtepIp: gw.gatewayNodeVtepIp,
+      gatewayIsLocal: gw.gatewayNodeVtepIp === node.vtepIp,
+    },
+    owners,
+  );
+  b.put(
+    'fixedToFloating',
+    { routerId: router.id, fixedIpAddress: fip.fixedIpAddress },
+    { floatingNetworkId: fip.floatingNetworkId, floatingIpAddress: fip.floatingIpAddress },
+    owners,
+  );
+}
+
+/**
+ * The router that carries a floating IP: one with an interface on the subnet
+ * of the fixed IP and its external gateway on the floating network (the first
+ * by id if, unusually, several qualify). Derived here rather than imported from
+ * the model so that render depends on the model's types only.
+ */
+function routerForFloatingIp(index: Index, fip: FloatingIp, port: Port): Router | undefined {
+  const fixed = fip.fixedIpAddress ?? '';
+  const subnetId =
+    port.fixedIps.find((f) => f.ipAddress === fixed)?.subnetId ?? index.subnetContaining(port.networkId, fixed)?.id;
+  if (!subnetId) return undefined;
+  return index.routers.find(
+    (r) => r.externalGateway?.networkId === fip.floatingNetworkId && r.interfaces.some((i) => i.subnetId === subnetId),
+  );
+}
