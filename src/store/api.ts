@@ -6,7 +6,7 @@
 // changes nothing. Mutations are serialised: each sees the result of the one
 // before it.
 
-import type { ExternalGateway, ResourceByKind, ResourceKind, Snapshot, Stored, Uuid } from '../model/types.js';
+import type { ExternalGateway, FloatingIp, ResourceByKind, ResourceKind, Snapshot, Stored, Uuid } from '../model/types.js';
 
 export interface ListOptions {
   /** 1..1000; default 100. */
@@ -54,6 +54,8 @@ export interface DesiredStateService {
   list<K extends ResourceKind>(kind: K, options?: ListOptions): Page<K>;
   count(kind: ResourceKind): number;
   snapshot(): Snapshot;
+  /** The router that carries an associated floating IP (derived from the state, never stored). */
+  routerForFloatingIp(fip: FloatingIp): Uuid | null;
 
   /** Input may leave defaults unresolved (see src/model/types.ts and normalize). */
   create<K extends ResourceKind>(kind: K, input: ResourceByKind[K]): Promise<Stored<K>>;

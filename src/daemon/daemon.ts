@@ -1,0 +1,108 @@
+// xdpnetd: desired state + reconciler + dataplane + API, started and stopped
+// in one place.
+//
+// Start order matters: the desired state is loaded first (nothing can be
+// acknowledged before it is durable), the dataplane adopts what is pinned,
+// the API starts NOT_SERVING, and health turns SERVING when the reconciler's
+// first full pass has finished. Stop leaves the dataplane running.
+
+import type { Server as HttpServer } from 'node:http';
+import type { Logger as PinoLogger } from 'pino';
+import { ApiServer, type ListenOptions } from '../api/server.js';
+import { NodeDataplane } from '../dataplane/node.js';
+import { BpfTables } from '../dataplane/tables.js';
+import { FakeDataplane } from '../reconciler/fake-dataplane.js';
+import { Reconciler } from '../reconciler/reconciler.js';
+import type { Dataplane } from '../reconciler/dataplane.js';
+import { DesiredState } from '../store/desired-state.js';
+import type { Config } from './config.js';
+import { createApiContext } from './api-context.js';
+import { createRegistry, serveMetrics } from './metrics.js';
+
+export class Daemon {
+  private constructor(
+    private readonly logger: PinoLogger,
+    private readonly state: DesiredState,
+    private readonly node: NodeDataplane | undefined,
+    private readonly reconciler: Reconciler,
+    private readonly api: ApiServer,
+    private readonly metrics: HttpServer | undefined,
+  ) {}
+
+  get listening(): readonly string[] {
+    return this.api.listening;
+  }
+
+  /** Resolves once every part is up; health turns SERVING later, when `ready` resolves. */
+  static async start(config: Config, logger: PinoLogger): Promise<Daemon> {
+    const startedUnixMs = Date.now();
+    const state = await DesiredState.open(config.state_dir, {
+      onListenerError: (err) => logger.error({ err }, 'a desired-state listener threw'),
+    });
+    let node: NodeDataplane | undefined;
+    let reconciler: Reconciler | undefined;
+    let api: ApiServer | undefined;
+    try {
+      let tables: Dataplane;
+      if (config.dataplane === 'bpf') {
+        node = await NodeDataplane.start({
+          bpffsRoot: config.bpffs_root,
+          interfaces: [config.underlay_interface, ...Object.values(config.physical_networks)],
+          logger,
+        });
+        tables = new BpfTables();
+      } else {
+        logger.warn({}, 'dataplane: fake — nothing is programmed into the kernel');
+        tables = new FakeDataplane();
+      }
+      reconciler = new Reconciler(state, tables, {
+        node: { vtepIp: config.vtep_ip },
+        fullPassIntervalMs: config.reconcile.full_pass_interval_seconds * 1000,
+        logger,
+      });
+      const ctx = createApiContext({ config, logger, state, reconciler, node, startedUnixMs, listening: () => api?.listening ?? [] });
+      api = await ApiServer.start(ctx, listenOptions(config));
+      const metrics = config.metrics.address
+        ? await serveMetrics(createRegistry(ctx.metricsSource), config.metrics.address)
+        : undefined;
+
+      const daemon = new Daemon(logger, state, node, reconciler, api, metrics);
+      const serving = api;
+      reconciler.start().then(
+        () => {
+          serving.setServing(true);
+          logger.info({ revision: state.revision }, 'first reconcile finished: serving');
+        },
+        (err: unknown) => logger.error({ err }, 'reconciler failed to start'),
+      );
+      logger.info({ listening: api.listening, metrics: config.metrics.address, dataplane: config.dataplane }, 'xdpnetd started');
+      return daemon;
+    } catch (err) {
+      await api?.stop(0);
+      await reconciler?.stop();
+      node?.close();
+      await state.close();
+      throw err;
+    }
+  }
+
+  /** Stops serving and exits cleanly; programs stay attached and maps pinned. */
+  async stop(): Promise<void> {
+    this.logger.info({}, 'stopping: the dataplane stays in place');
+    await this.api.stop();
+    await this.reconciler.stop();
+    await new Promise<void>((resolve) => (this.metrics ? this.metrics.close(() => resolve()) : resolve()));
+    await this.state.close();
+    this.node?.close();
+  }
+}
+
+function listenOptions(config: Config): ListenOptions {
+  const { socket, tcp } = config.api;
+  return {
+    ...(socket ? { socket } : {}),
+    ...(tcp
+      ? { tcp: { address: tcp.address, tls: { certFile: tcp.tls.cert_file, keyFile: tcp.tls.key_file, caFile: tcp.tls.ca_file } } }
+      : {}),
+  };
+}
