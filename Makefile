@@ -19,7 +19,7 @@ NODEDIR ?= $(abspath $(dir $(shell command -v $(NODE)))/..)
 APT_PACKAGES := \
 	clang llvm libbpf-dev libelf-dev zlib1g-dev pkg-config make g++ python3 \
 	bpftool iproute2 iputils-ping ethtool tcpdump tshark util-linux \
-	netcat-openbsd procps python3-grpcio python3-protobuf systemd openssl
+	netcat-openbsd procps python3-grpcio python3-protobuf systemd openssl protobuf-compiler
 
 NPM_STAMP := node_modules/.xdpnet-installed
 
@@ -55,6 +55,9 @@ BPF_OBJS := $(patsubst bpf/%.bpf.c,bpf/build/%.bpf.o,$(BPF_SRCS))
 PROTOS := $(shell find proto -name '*.proto')
 GEN_REASONS := bpf/lib/gen/reasons.h src/gen/reasons.ts
 GEN_PROTO_STAMP := src/gen/proto/.stamp
+# protoc's own descriptors of the API (and grpc.health.v1), served by reflection.
+PROTOSET := build/proto/xdpnet.protoset
+HEALTH_PROTO_DIR := node_modules/grpc-health-check/proto
 
 NATIVE_SRCS := $(wildcard native/src/*.cc native/src/*.h) native/binding.gyp
 NATIVE_ADDON := native/build/Release/xdpnet_native.node
@@ -64,9 +67,16 @@ TS_STAMP := dist/.stamp
 
 # ---------------------------------------------------------------- build
 .PHONY: build gen bpf native ts
-build: bpf native ts ## compile BPF objects, the addon, generated code and TypeScript
+build: bpf native ts $(PROTOSET) ## compile BPF objects, the addon, generated code and TypeScript
 
-gen: $(GEN_REASONS) $(GEN_PROTO_STAMP)
+gen: $(GEN_REASONS) $(GEN_PROTO_STAMP) $(PROTOSET)
+
+# Reflection must describe the API exactly as written (file names, snake_case
+# fields, map entries), which protobufjs's regenerated descriptors do not.
+$(PROTOSET): $(PROTOS) | $(NPM_STAMP)
+	@mkdir -p $(dir $@)
+	protoc --include_imports --include_source_info --descriptor_set_out=$@ \
+		-Iproto -I$(HEALTH_PROTO_DIR) $(patsubst proto/%,%,$(PROTOS)) health/v1/health.proto
 
 # Reason codes: one source (proto enum), two generated views (C and TS).
 $(GEN_REASONS) &: proto/xdpnet/v1/reasons.proto scripts/gen-reasons.mjs | $(NPM_STAMP)
@@ -131,6 +141,7 @@ install: build ## install under PREFIX (default /usr/local), the unit and /etc/x
 		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(CONFDIR)
 	cp -r dist proto bin package.json package-lock.json README.md $(DESTDIR)$(LIBDIR)/
 	cp -r bpf/build $(DESTDIR)$(LIBDIR)/bpf/
+	install -d $(DESTDIR)$(LIBDIR)/build && cp -r build/proto $(DESTDIR)$(LIBDIR)/build/
 	install -m 0755 $(NATIVE_ADDON) $(DESTDIR)$(LIBDIR)/native/build/Release/
 	cp -r node_modules $(DESTDIR)$(LIBDIR)/
 	cd $(DESTDIR)$(LIBDIR) && npm prune --omit=dev --no-audit --no-fund >/dev/null
@@ -149,7 +160,7 @@ demo bench:
 # ---------------------------------------------------------------- housekeeping
 .PHONY: clean help
 clean: ## remove every build output (keeps node_modules)
-	rm -rf bpf/build native/build dist src/gen bpf/lib/gen
+	rm -rf bpf/build native/build dist src/gen bpf/lib/gen build
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'

@@ -36,9 +36,11 @@ const NETWORK_TYPES: Record<string, NetworkType> = {
 
 const orNull = (s: string): string | null => (s === '' ? null : s);
 
-export function networkFromPb(m: pb.Network__Output): Network {
+// `path` names the message in rejections: "network" in CreateNetwork,
+// "networks[3]" in a Sync.
+export function networkFromPb(m: pb.Network__Output, path = 'network'): Network {
   const type = NETWORK_TYPES[m.type];
-  if (!type) throw new Rejection('INVALID_ARGUMENT', 'network.type', `unknown network type ${m.type}`);
+  if (!type) throw new Rejection('INVALID_ARGUMENT', `${path}.type`, `unknown network type ${m.type}`);
   return {
     id: m.id,
     name: m.name,
@@ -51,9 +53,9 @@ export function networkFromPb(m: pb.Network__Output): Network {
   };
 }
 
-export function subnetFromPb(m: pb.Subnet__Output): Subnet {
+export function subnetFromPb(m: pb.Subnet__Output, path = 'subnet'): Subnet {
   if (m.noGateway && m.gatewayIp !== '') {
-    throw new Rejection('INVALID_ARGUMENT', 'subnet.gateway_ip', 'must be empty when no_gateway is set');
+    throw new Rejection('INVALID_ARGUMENT', `${path}.gateway_ip`, 'must be empty when no_gateway is set');
   }
   return {
     id: m.id,
@@ -117,11 +119,11 @@ export function floatingIpFromPb(m: pb.FloatingIp__Output): FloatingIp {
 
 export function snapshotFromPb(m: pb.SyncRequest__Output): Snapshot {
   return {
-    networks: m.networks.map(networkFromPb),
-    subnets: m.subnets.map(subnetFromPb),
-    ports: m.ports.map(portFromPb),
-    routers: m.routers.map(routerFromPb),
-    floatingIps: m.floatingIps.map(floatingIpFromPb),
+    networks: m.networks.map((n, i) => networkFromPb(n, `networks[${i}]`)),
+    subnets: m.subnets.map((s, i) => subnetFromPb(s, `subnets[${i}]`)),
+    ports: m.ports.map((p) => portFromPb(p)),
+    routers: m.routers.map((r) => routerFromPb(r)),
+    floatingIps: m.floatingIps.map((f) => floatingIpFromPb(f)),
   };
 }
 

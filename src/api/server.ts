@@ -7,13 +7,13 @@ import { createConnection } from 'node:net';
 import { dirname } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
-import { ReflectionService } from '@grpc/reflection';
 import type { ApiContext } from './context.js';
-import { grpcPackage, packageDefinition, SERVICE_NAME } from './proto.js';
+import { grpcPackage, SERVICE_NAME } from './proto.js';
+import { reflectionService } from './reflection.js';
 import { resourceHandlers } from './handlers/resources.js';
 import { routerActionHandlers } from './handlers/routers.js';
 import { syncHandlers } from './handlers/sync.js';
-import { watchHandlers } from './handlers/watch.js';
+import { type EndWatches, watchHandlers } from './handlers/watch.js';
 import { nodeHandlers } from './handlers/node.js';
 
 export interface TlsFiles {
@@ -30,12 +30,13 @@ export interface ListenOptions {
   tcp?: { address: string; tls: TlsFiles };
 }
 
-function serviceImplementation(ctx: ApiContext): grpc.UntypedServiceImplementation {
+function serviceImplementation(ctx: ApiContext): { impl: grpc.UntypedServiceImplementation; endWatches: EndWatches } {
+  const watch = watchHandlers(ctx);
   const impl = {
     ...resourceHandlers(ctx),
     ...routerActionHandlers(ctx),
     ...syncHandlers(ctx),
-    ...watchHandlers(ctx),
+    ...watch.handlers,
     ...nodeHandlers(ctx),
   };
   // Every rpc of the proto must have a handler: a forgotten one would
@@ -43,7 +44,7 @@ function serviceImplementation(ctx: ApiContext): grpc.UntypedServiceImplementati
   const methods = Object.keys(grpcPackage().xdpnet.v1.XdpNet.service);
   const missing = methods.filter((m) => !(m in impl));
   if (missing.length) throw new Error(`API handlers missing for: ${missing.join(', ')}`);
-  return impl;
+  return { impl, endWatches: watch.endAll };
 }
 
 /** Fails if another process is listening on the socket; removes a stale socket file. */
@@ -72,6 +73,7 @@ export class ApiServer {
   private constructor(
     private readonly server: grpc.Server,
     private readonly health: HealthImplementation,
+    private readonly endWatches: EndWatches,
     /** What it listens on, e.g. ["unix:/run/xdpnet/xdpnetd.sock", "tcp:0.0.0.0:9650"]. */
     readonly listening: readonly string[],
   ) {}
@@ -80,12 +82,13 @@ export class ApiServer {
     if (!listen.socket && !listen.tcp) throw new Error('nothing to listen on: configure a socket or a TCP address');
     const server = new grpc.Server();
     const pkg = grpcPackage();
-    server.addService(pkg.xdpnet.v1.XdpNet.service, serviceImplementation(ctx));
+    const { impl, endWatches } = serviceImplementation(ctx);
+    server.addService(pkg.xdpnet.v1.XdpNet.service, impl);
 
     // NOT_SERVING until the first reconcile finishes (setServing).
     const health = new HealthImplementation({ '': 'NOT_SERVING', [SERVICE_NAME]: 'NOT_SERVING' });
     health.addToServer(server);
-    new ReflectionService(packageDefinition()).addToServer(server);
+    reflectionService().addToServer(server);
 
     const listening: string[] = [];
     try {
@@ -116,7 +119,7 @@ export class ApiServer {
       server.forceShutdown();
       throw err;
     }
-    return new ApiServer(server, health, listening);
+    return new ApiServer(server, health, endWatches, listening);
   }
 
   setServing(serving: boolean): void {
@@ -128,6 +131,7 @@ export class ApiServer {
   /** Finishes calls in flight (up to graceMs), then closes every listener. */
   async stop(graceMs = 5_000): Promise<void> {
     this.setServing(false);
+    this.endWatches();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.server.forceShutdown();

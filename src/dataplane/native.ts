@@ -15,7 +15,7 @@
 //   returns a Promise; everything else is a fast syscall and synchronous.
 
 import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -228,8 +228,18 @@ export interface NativeBinding {
   libbpfVersion(): string;
 }
 
-/** Repository root: src/dataplane/ (tests) and dist/dataplane/ (built) both sit two levels below it. */
-export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
+/**
+ * The installation root: the nearest directory above this file holding
+ * xdpnet's package.json. That is the repository for src/ (tests) and dist/
+ * (built), and /usr/local/lib/xdpnet once installed (make install).
+ */
+export const REPO_ROOT = ((): string => {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); dir !== dirname(dir); dir = dirname(dir)) {
+    const manifest = join(dir, 'package.json');
+    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'xdpnet') return dir;
+  }
+  throw new Error(`xdpnet's package.json not found above ${fileURLToPath(import.meta.url)}`);
+})();
 
 function findAddon(): string {
   const path = join(REPO_ROOT, 'native/build/Release/xdpnet_native.node');

@@ -11,7 +11,7 @@
 // The daemon runs the built code (bin/xdpnetd → dist/), as users run it.
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -55,6 +55,7 @@ export class TestDaemon {
 
   static async start(options: TestDaemonOptions = {}): Promise<TestDaemon> {
     const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'xdpnetd-test-'));
+    mkdirSync(dir, { recursive: true });
     const socket = join(dir, 'xdpnetd.sock');
     const config = {
       vtep_ip: '192.0.2.1',

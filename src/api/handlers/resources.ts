@@ -8,6 +8,7 @@ import { type ResourceByKind, type ResourceKind, type Stored, Rejection } from '
 import type { ApiContext } from '../context.js';
 import * as convert from '../convert.js';
 import { unary } from '../errors.js';
+import { idArg, optionalIdArg } from '../ids.js';
 
 interface KindSpec<K extends ResourceKind> {
   kind: K;
@@ -89,7 +90,7 @@ function handlersFor<K extends ResourceKind>(ctx: ApiContext, s: KindSpec<K>): H
       return s.toPb(ctx, await ctx.state.create(s.kind, input));
     }),
     [`Get${s.name}`]: unary(`Get${s.name}`, ctx.logger, (req: pb.GetRequest__Output) => {
-      const stored = ctx.state.get(s.kind, req.id.toLowerCase());
+      const stored = ctx.state.get(s.kind, idArg(req.id, 'id'));
       if (!stored) throw new Rejection('NOT_FOUND', 'id', `no ${snake} ${req.id}`);
       return s.toPb(ctx, stored);
     }),
@@ -97,17 +98,17 @@ function handlersFor<K extends ResourceKind>(ctx: ApiContext, s: KindSpec<K>): H
       const page = ctx.state.list(s.kind, {
         pageSize: req.pageSize === 0 ? undefined : req.pageSize,
         pageToken: req.pageToken,
-        networkId: req.networkId === '' ? undefined : req.networkId.toLowerCase(),
+        networkId: optionalIdArg(req.networkId, 'network_id'),
       });
       return { [s.listField]: page.items.map((item) => s.toPb(ctx, item)), nextPageToken: page.nextPageToken };
     }),
     [`Update${s.name}`]: unary(`Update${s.name}`, ctx.logger, async (req: Record<string, unknown>) => {
       const patch = s.fromPb(required(req[s.requestField], snake) as never);
       const mask = req.updateMask as string[];
-      return s.toPb(ctx, await ctx.state.update(s.kind, (patch as { id: string }).id.toLowerCase(), patch, mask));
+      return s.toPb(ctx, await ctx.state.update(s.kind, idArg((patch as { id: string }).id, `${snake}.id`), patch, mask));
     }),
     [`Delete${s.name}`]: unary(`Delete${s.name}`, ctx.logger, async (req: pb.DeleteRequest__Output) => {
-      await ctx.state.delete(s.kind, req.id.toLowerCase());
+      await ctx.state.delete(s.kind, idArg(req.id, 'id'));
       return {};
     }),
   };

@@ -11,6 +11,8 @@ import { RESOURCE_KINDS, type ResourceKind, type Stored } from '../../model/type
 import type { Change } from '../../store/api.js';
 import type { ApiContext } from '../context.js';
 import { KIND_FROM_PB, KIND_TO_PB } from '../convert.js';
+import { StatusError, toServiceError } from '../errors.js';
+import { Rejection } from '../../model/types.js';
 import { storedToPb } from './resources.js';
 
 /** Events a watcher may have queued before it is cut off as too slow. */
@@ -38,11 +40,18 @@ function everything(ctx: ApiContext, kind: ResourceKind): Stored[] {
   return all;
 }
 
-export function watchHandlers(ctx: ApiContext): Record<string, grpc.UntypedHandleCall> {
+/** Ends every open Watch stream; called when the server shuts down. */
+export type EndWatches = () => void;
+
+export function watchHandlers(ctx: ApiContext): { handlers: Record<string, grpc.UntypedHandleCall>; endAll: EndWatches } {
+  const open = new Set<() => void>();
   const Watch: grpc.handleServerStreamingCall<pb.WatchRequest__Output, pb.WatchEvent> = (call) => {
+    // A refusal is sent by emitting the error: destroying the stream would
+    // drop the status and leave the client waiting for its deadline.
+    const refuse = (err: unknown): void => void call.emit('error', toServiceError(err, 'Watch', ctx.logger));
     const unknown = call.request.kinds.find((k) => !KIND_FROM_PB[k]);
     if (unknown !== undefined) {
-      call.destroy(Object.assign(new Error(`kinds: unknown resource kind ${unknown}`), { code: grpc.status.INVALID_ARGUMENT }));
+      refuse(new Rejection('INVALID_ARGUMENT', 'kinds', `unknown resource kind ${unknown}`));
       return;
     }
     const wanted = new Set<ResourceKind>(call.request.kinds.length ? call.request.kinds.map((k) => KIND_FROM_PB[k]!) : RESOURCE_KINDS);
@@ -59,9 +68,7 @@ export function watchHandlers(ctx: ApiContext): Record<string, grpc.UntypedHandl
       if (closed) return;
       if (call.writableLength > MAX_QUEUED_EVENTS) {
         stop();
-        call.destroy(Object.assign(new Error('watcher too slow: events were not read; watch again with initial_state'), {
-          code: grpc.status.RESOURCE_EXHAUSTED,
-        }));
+        refuse(new StatusError(grpc.status.RESOURCE_EXHAUSTED, 'watcher too slow: events were not read; watch again with initial_state'));
         return;
       }
       call.write(e);
@@ -73,15 +80,28 @@ export function watchHandlers(ctx: ApiContext): Record<string, grpc.UntypedHandl
         if (wanted.has(c.kind)) send(event(CHANGE_TYPES[c.type], { kind: c.kind, resource: c.resource, revision: c.revision }));
       }
     });
+    // The reconciler hears of a commit before this watcher does and reports
+    // the new status synchronously; deferring status events to a microtask
+    // keeps each STATUS after the ADDED/MODIFIED it describes.
     const unsubscribeStatus = ctx.onStatus((s) => {
-      const stored = wanted.has(s.kind) ? ctx.state.get(s.kind, s.id) : undefined;
-      if (stored) send(event('STATUS', stored));
+      if (!wanted.has(s.kind)) return;
+      queueMicrotask(() => {
+        const stored = ctx.state.get(s.kind, s.id);
+        if (stored) send(event('STATUS', stored));
+      });
     });
     const stop = (): void => {
       closed = true;
       unsubscribeChanges();
       unsubscribeStatus();
+      open.delete(endStream);
     };
+    // On server shutdown: end the stream (status OK) so clients see it at once.
+    const endStream = (): void => {
+      stop();
+      call.end();
+    };
+    open.add(endStream);
     call.on('cancelled', stop);
     call.on('close', stop);
     call.on('error', stop);
@@ -91,5 +111,5 @@ export function watchHandlers(ctx: ApiContext): Record<string, grpc.UntypedHandl
       send({ type: 'SYNCED', kind: 'RESOURCE_KIND_UNSPECIFIED', id: '', revision: String(ctx.state.revision) });
     }
   };
-  return { Watch: Watch as grpc.UntypedHandleCall };
+  return { handlers: { Watch: Watch as grpc.UntypedHandleCall }, endAll: () => [...open].forEach((end) => end()) };
 }
