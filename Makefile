@@ -151,10 +151,16 @@ install: build ## install under PREFIX (default /usr/local), the unit and /etc/x
 	install -m 0644 packaging/xdpnetd.example.yaml $(DESTDIR)$(CONFDIR)/xdpnetd.example.yaml
 	@echo "installed; next: cp $(CONFDIR)/xdpnetd.example.yaml $(CONFDIR)/xdpnetd.yaml, edit, systemctl enable --now xdpnetd"
 
-# ---------------------------------------------------------------- not yet built
-.PHONY: demo bench
-demo bench:
-	@echo "make $@: not implemented yet: the multi-node demo and the benchmarks come with the overlay, routing and control-plane work (see README, Status)" >&2
+# ---------------------------------------------------------------- benchmarks and demo
+BENCH_PORTS ?= 10000
+
+.PHONY: bench demo
+bench: deps build ## control-plane benchmark (ratios against baselines measured in the same run)
+	$(NPX_BIN)/tsc -p bench/tsconfig.json
+	$(NODE) build/bench/bench/control-plane.js $(BENCH_PORTS)
+
+demo:
+	@echo "make demo: not implemented yet: the multi-node demo needs the VXLAN overlay fast path (see README, Status)" >&2
 	@exit 2
 
 # ---------------------------------------------------------------- housekeeping
