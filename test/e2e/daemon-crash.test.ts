@@ -14,20 +14,11 @@ import { unary } from '../../src/api/client.js';
 import type * as pb from '../../src/gen/proto/xdpnet/v1/index.js';
 import type { XdpNetClient } from '../../src/gen/proto/xdpnet/v1/XdpNet.js';
 import { TestDaemon } from '../helpers/daemon.js';
+import { seededRandom } from '../helpers/random.js';
 
 const SEED = Number(process.env.XDPNET_CRASH_SEED ?? 7_331);
 const ROUNDS = 6;
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const uuid = (tag: number, n: number): string =>
   `${tag.toString(16).padStart(8, '0')}-0000-4000-8000-${n.toString(16).padStart(12, '0')}`;
@@ -140,7 +131,7 @@ describe('xdpnetd crash safety (SIGKILL during a stream of requests)', () => {
   afterAll(() => daemon?.cleanup());
 
   it(`keeps every acknowledged request and never half-applies one (${ROUNDS} rounds, seed ${SEED})`, async () => {
-    const random = prng(SEED);
+    const random = seededRandom(SEED);
     const counter = { next: 2 };
     const ports = new Map<string, number>();
     let model: Model = new Map();

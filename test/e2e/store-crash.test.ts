@@ -24,7 +24,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RESOURCE_KINDS, Rejection, type Port, type Snapshot } from '../../src/model/types.js';
 import type { StateBackend } from '../../src/store/backend.js';
 import { DesiredState } from '../../src/store/desired-state.js';
-import { mac, netId, network, port, portId, subnet, subnetId } from './fixtures/store-world.js';
+import { seededRandom } from '../helpers/random.js';
+import { mac, netId, network, port, portId, subnet, subnetId } from '../helpers/world.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const CHILD = join(ROOT, 'test/e2e/fixtures/store-crash-child.mjs');
@@ -45,16 +46,6 @@ interface Expected {
   outcome: string[];
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** JSON with sorted keys, so that equal data gives equal text whatever the key order. */
 function canonical(value: unknown): string {
@@ -102,7 +93,7 @@ async function apply(s: DesiredState, m: Mutation): Promise<unknown> {
  * the expected state after every prefix.
  */
 async function generate(seed: number, length: number): Promise<{ stream: Mutation[]; expected: Expected }> {
-  const random = mulberry32(seed);
+  const random = seededRandom(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)] as T;
   const chance = (p: number) => random() < p;
   const shadow = await DesiredState.openBackend(memoryBackend());
@@ -283,7 +274,7 @@ describe('desired state survives SIGKILL', () => {
     const streamFile = join(work, 'stream.json');
     writeFileSync(streamFile, JSON.stringify(stream));
     const stateDir = join(work, 'state');
-    const random = mulberry32(SEED ^ 0x5eed);
+    const random = seededRandom(SEED ^ 0x5eed);
 
     let position = 0;
     const summary: string[] = [];

@@ -11,21 +11,13 @@ import {
   transportChecksum,
 } from '../helpers/frames.js';
 import { pcapBytes } from '../helpers/pcap.js';
+import { seededRandom } from '../helpers/random.js';
 
 const A = '02:00:00:00:00:01';
 const B = '02:00:00:00:00:02';
 const BCAST = 'ff:ff:ff:ff:ff:ff';
 const h = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
-/** mulberry32: tiny seeded PRNG so the property loops are reproducible. */
-function prng(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 describe('checksum known answers', () => {
   it('RFC 1071 §3 example: 0001 f203 f4f5 f6f7 sums to ddf2', () => {
@@ -354,7 +346,7 @@ describe('broken frames', () => {
 });
 
 describe('RFC 1624 incremental update equals full recomputation', () => {
-  const rand = prng(0x1624);
+  const rand = seededRandom(0x1624);
   const int = (n: number) => Math.floor(rand() * n);
   // Bias towards the edge words 0000/ffff, where ones'-complement bugs live.
   const word = () => [0, 0xffff, int(0x10000)][int(3)]!;

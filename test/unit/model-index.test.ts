@@ -22,7 +22,7 @@ import {
   subnetId,
   uid,
   world,
-} from '../e2e/fixtures/store-world.js';
+} from '../helpers/world.js';
 
 const stateOf = (snap: Partial<Snapshot>) => planSync(new ResourceIndex(), { ...emptySnapshot(), ...snap }).next;
 

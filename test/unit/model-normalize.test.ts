@@ -17,7 +17,7 @@ import {
   subnet,
   subnetId,
   world,
-} from '../e2e/fixtures/store-world.js';
+} from '../helpers/world.js';
 
 const stateOf = (snap: Partial<Snapshot>) => planSync(new ResourceIndex(), { ...emptySnapshot(), ...snap }).next;
 

@@ -31,7 +31,7 @@ import {
   subnet,
   subnetId,
   world,
-} from '../e2e/fixtures/store-world.js';
+} from '../helpers/world.js';
 
 function stateOf(snap: Partial<Snapshot>): ResourceIndex {
   return planSync(new ResourceIndex(), { ...emptySnapshot(), ...snap }).next;
@@ -39,7 +39,7 @@ function stateOf(snap: Partial<Snapshot>): ResourceIndex {
 
 /** Internal network 1 with subnet 1 (10.0.0.0/24, gateway 10.0.0.1) only. */
 const bare = () => stateOf({ networks: [network()], subnets: [subnet()] });
-/** The full world of store-world.ts. */
+/** The full world of test/helpers/world.ts. */
 const full = () => stateOf(world());
 
 interface Case {

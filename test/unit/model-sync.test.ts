@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { planCreate, planSync } from '../../src/model/plan.js';
 import { ResourceIndex } from '../../src/model/resource-index.js';
 import type { Port, Snapshot } from '../../src/model/types.js';
-import { emptySnapshot, hostIn16, mac, network, port, portId, subnet, subnetId, world } from '../e2e/fixtures/store-world.js';
+import { emptySnapshot, hostIn16, mac, network, port, portId, subnet, subnetId, world } from '../helpers/world.js';
 
 function committed(snap: Snapshot, revision = 1): ResourceIndex {
   const plan = planSync(new ResourceIndex(), snap);

@@ -29,7 +29,7 @@ import {
   subnet,
   subnetId,
   world,
-} from '../e2e/fixtures/store-world.js';
+} from '../helpers/world.js';
 
 let dir: string;
 const open: DesiredState[] = [];

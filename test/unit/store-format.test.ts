@@ -9,7 +9,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DesiredState } from '../../src/store/desired-state.js';
 import { FORMAT_VERSION, StateFormatError } from '../../src/store/format.js';
 import { DATABASE_DIR } from '../../src/store/leveldb-backend.js';
-import { netId, network, port, portId, subnet, subnetId } from '../e2e/fixtures/store-world.js';
+import { netId, network, port, portId, subnet, subnetId } from '../helpers/world.js';
 
 let dir: string;
 

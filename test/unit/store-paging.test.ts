@@ -8,22 +8,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Rejection, type Port } from '../../src/model/types.js';
 import { DesiredState } from '../../src/store/desired-state.js';
 import { encodePageToken } from '../../src/store/paging.js';
-import { TAG, emptySnapshot, hostIn16, mac, netId, network, port, subnet, subnetId, uid } from '../e2e/fixtures/store-world.js';
+import { TAG, emptySnapshot, hostIn16, mac, netId, network, port, subnet, subnetId, uid } from '../helpers/world.js';
+import { seededRandom } from '../helpers/random.js';
 
 let dir: string;
 let state: DesiredState;
 
-/** A seeded PRNG (mulberry32) so that ids are scattered but reproducible. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 let serial = 0;
 function scatteredPort(random: () => number, networkNo = 1): Port {
@@ -61,7 +51,7 @@ async function seed(n: number, random: () => number): Promise<Port[]> {
 
 describe('list', () => {
   it('pages 1,050 ports in id order while ports are added and removed between pages', async () => {
-    const random = rng(42);
+    const random = seededRandom(42);
     const initial = await seed(1050, random);
     const deleted = new Set<string>();
     const added: string[] = [];
@@ -98,7 +88,7 @@ describe('list', () => {
   });
 
   it('uses 100 by default and up to 1000', async () => {
-    await seed(1050, rng(7));
+    await seed(1050, seededRandom(7));
     expect(state.list('port').items).toHaveLength(100);
     expect(state.list('port', { pageSize: 0 }).items).toHaveLength(100);
     const big = state.list('port', { pageSize: 1000 });
@@ -112,7 +102,7 @@ describe('list', () => {
   });
 
   it('filters subnets, ports and floating IPs by network', async () => {
-    const random = rng(3);
+    const random = seededRandom(3);
     await seed(30, random);
     for (let k = 0; k < 25; k++) await state.create('port', scatteredPort(random, 2));
     const ids: string[] = [];
@@ -150,7 +140,7 @@ describe('list', () => {
   });
 
   it('refuses tokens it did not issue for this list', async () => {
-    await seed(5, rng(1));
+    await seed(5, seededRandom(1));
     const token = state.list('port', { pageSize: 2 }).nextPageToken;
     expect(token).not.toBe('');
     refused(() => state.list('port', { pageToken: 'not a token!' }), 'page_token', /not a page token/);
@@ -163,7 +153,7 @@ describe('list', () => {
   });
 
   it('a token for an id that has since been deleted still works', async () => {
-    await seed(10, rng(9));
+    await seed(10, seededRandom(9));
     const all = state.list('port', { pageSize: 1000 }).items.map((s) => s.resource.id);
     const first = state.list('port', { pageSize: 4 });
     await state.delete('port', all[3]!); // the last id of the first page

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Port } from '../../src/model/types.js';
 import { DesiredState } from '../../src/store/desired-state.js';
-import { emptySnapshot, hostIn16, mac, network, port, portId, subnet, subnetId } from '../e2e/fixtures/store-world.js';
+import { emptySnapshot, hostIn16, mac, network, port, portId, subnet, subnetId } from '../helpers/world.js';
 
 const N = 10_000;
 let dir: string;

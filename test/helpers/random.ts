@@ -1,0 +1,14 @@
+// A tiny seeded PRNG (mulberry32) so randomised tests are reproducible: the
+// same seed gives the same sequence, and a failure names its seed.
+
+/** Returns a function yielding floats in [0, 1). */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
