@@ -75,7 +75,15 @@ export class Daemon {
         },
         (err: unknown) => logger.error({ err }, 'reconciler failed to start'),
       );
-      logger.info({ listening: api.listening, metrics: config.metrics.address, dataplane: config.dataplane }, 'xdpnetd started');
+      const metricsAt = metrics?.address();
+      logger.info(
+        {
+          listening: api.listening,
+          metrics: metricsAt && typeof metricsAt === 'object' ? `${metricsAt.address}:${metricsAt.port}` : null,
+          dataplane: config.dataplane,
+        },
+        'xdpnetd started',
+      );
       return daemon;
     } catch (err) {
       await api?.stop(0);
