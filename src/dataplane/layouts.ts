@@ -4,7 +4,7 @@
 // mirrors, and test/bpf/layouts.test.ts checks all of SHARED_LAYOUTS against
 // the BTF of the compiled objects. Add every new shared struct to that list.
 
-import { type StructLayout, struct, u64 } from './codec.js';
+import { type Codec, type StructLayout, bytes, ipv4, mac, struct, u8, u32, u64 } from './codec.js';
 
 /** bpf/lib/reason_maps.h: value of the per-CPU `xdpnet_reasons` array. */
 export const reasonCounters = struct<ReasonCounters>('reason_counters', {
@@ -16,4 +16,146 @@ export interface ReasonCounters {
   bytes: bigint;
 }
 
-export const SHARED_LAYOUTS: readonly StructLayout[] = [reasonCounters];
+
+// ---------------------------------------------------------------------------
+// The VXLAN overlay: bpf/lib/overlay_maps.h. Keys and values of the maps the
+// daemon fills from the reconciler's tables (which table goes where is in the
+// header's comment). Field names are the C names (the BTF check compares
+// them). Byte order as in C: `u32` fields are host order (VNIs,
+// ifindexes, counts, flags), `ipv4`/`be32` fields network order.
+
+/** A fixed-length C array (`T x[n]`); shorter arrays are written zero-filled. */
+function array<T>(element: Codec<T>, n: number, zero: T): Codec<T[]> {
+  return {
+    size: element.size * n,
+    align: element.align,
+    cTypes: element.cTypes.map((t) => `${t}[${n}]`),
+    read: (b, o) => Array.from({ length: n }, (_, i) => element.read(b, o + i * element.size)),
+    write: (b, o, v) => {
+      if (v.length > n) throw new RangeError(`${v.length} elements do not fit in a ${n}-element array`);
+      for (let i = 0; i < n; i++) element.write(b, o + i * element.size, i < v.length ? v[i]! : zero);
+    },
+  };
+}
+
+/** xdpnet_ports value (key: ifindex, `u32`). */
+export const PORT_F_ADMIN_UP = 0x01;
+export const PORT_F_PORT_SECURITY = 0x02;
+export const portInfo = struct<PortInfo>('port_info', { vni: u32, mac, flags: u8, pad: u8 });
+export interface PortInfo {
+  vni: number;
+  mac: string;
+  /** PORT_F_* */
+  flags: number;
+  pad: number;
+}
+
+/** xdpnet_networks value (key: VNI, `u32`). */
+export const NETWORK_F_ADMIN_UP = 0x01;
+export const networkInfo = struct<NetworkInfo>('network_info', { mtu: u32, flags: u32 });
+export interface NetworkInfo {
+  /** Largest L3 packet (IPv4 total length) a port may send. */
+  mtu: number;
+  /** NETWORK_F_* */
+  flags: number;
+}
+
+/** xdpnet_port_src (LPM trie) key: prefixlen = PORT_SRC_PREFIX_BITS + CIDR length. */
+export const PORT_SRC_PREFIX_BITS = 96;
+export const PORT_SRC_FIXED_IP = 1;
+export const PORT_SRC_ALLOWED_PAIR = 2;
+export const portSrcKey = struct<PortSrcKey>('port_src_key', {
+  prefixlen: u32,
+  ifindex: u32,
+  mac,
+  pad: bytes(2),
+  ip: ipv4,
+});
+export interface PortSrcKey {
+  prefixlen: number;
+  ifindex: number;
+  mac: string;
+  pad: Buffer;
+  /** Network address of the CIDR (host bits zero). */
+  ip: string;
+}
+export const portSrcValue = struct<PortSrcValue>('port_src_value', { kind: u32 });
+export interface PortSrcValue {
+  /** PORT_SRC_FIXED_IP or PORT_SRC_ALLOWED_PAIR (informational). */
+  kind: number;
+}
+
+/** xdpnet_fdb key and value. */
+export const FDB_LOCAL = 1;
+export const FDB_REMOTE = 2;
+export const FDB_ROUTER = 3;
+export const fdbKey = struct<FdbKey>('fdb_key', { vni: u32, mac, pad: bytes(2) });
+export interface FdbKey {
+  vni: number;
+  mac: string;
+  pad: Buffer;
+}
+export const fdbEntry = struct<FdbEntry>('fdb_entry', { kind: u32, ifindex: u32, vtep_ip: ipv4, router_id: bytes(16) });
+export interface FdbEntry {
+  /** FDB_* */
+  kind: number;
+  /** FDB_LOCAL: the port's interface; else 0. */
+  ifindex: number;
+  /** FDB_REMOTE: the VTEP; else 0.0.0.0. */
+  vtep_ip: string;
+  /** FDB_ROUTER: the router's UUID as 16 bytes; else zero. */
+  router_id: Buffer;
+}
+
+/** xdpnet_arp key and value. */
+export const arpKey = struct<ArpKey>('arp_key', { vni: u32, ip: ipv4 });
+export interface ArpKey {
+  vni: number;
+  ip: string;
+}
+export const arpEntry = struct<ArpEntry>('arp_entry', { mac, pad: bytes(2) });
+export interface ArpEntry {
+  mac: string;
+  pad: Buffer;
+}
+
+/** xdpnet_flood value (key: VNI, `u32`). */
+export const FLOOD_MAX_LOCAL = 64;
+export const FLOOD_MAX_REMOTE = 256;
+export const floodList = struct<FloodList>('flood_list', {
+  local_count: u32,
+  remote_count: u32,
+  local_ifindex: array(u32, FLOOD_MAX_LOCAL, 0),
+  remote_vtep: array(ipv4, FLOOD_MAX_REMOTE, '0.0.0.0'),
+});
+export interface FloodList {
+  local_count: number;
+  remote_count: number;
+  /** Up to FLOOD_MAX_LOCAL; the rest is written as 0. */
+  local_ifindex: number[];
+  /** Up to FLOOD_MAX_REMOTE; the rest is written as 0.0.0.0. */
+  remote_vtep: string[];
+}
+
+/** xdpnet_nexthops value (key: remote VTEP, `ipv4`). */
+export const vtepNexthop = struct<VtepNexthop>('vtep_nexthop', { dst_mac: mac, src_mac: mac, ifindex: u32 });
+export interface VtepNexthop {
+  dst_mac: string;
+  src_mac: string;
+  ifindex: number;
+}
+
+export const OVERLAY_LAYOUTS: readonly StructLayout[] = [
+  portInfo,
+  networkInfo,
+  portSrcKey,
+  portSrcValue,
+  fdbKey,
+  fdbEntry,
+  arpKey,
+  arpEntry,
+  floodList,
+  vtepNexthop,
+];
+
+export const SHARED_LAYOUTS: readonly StructLayout[] = [reasonCounters, ...OVERLAY_LAYOUTS];

@@ -8,3 +8,4 @@ export * from './frames/layers.js';
 export * from './frames/build.js';
 export * from './frames/parse.js';
 export * from './frames/hexdiff.js';
+export * from './frames/flowhash.js';

@@ -59,7 +59,8 @@ export interface Ipv4Builder extends WithPayload {
   icmpError(opts: IcmpErrorOptions): IcmpErrorBuilder;
 }
 export interface UdpBuilder extends WithPayload { vxlan(opts: VxlanOptions): VxlanBuilder }
-export interface VxlanBuilder extends FrameBuilder { eth(opts: EthOptions): EthBuilder }
+/** An inner frame: eth(...), or payload(bytes) for one built elsewhere. */
+export interface VxlanBuilder extends WithPayload { eth(opts: EthOptions): EthBuilder }
 export interface IcmpErrorBuilder extends WithPayload { ipv4(opts: Ipv4Options): Ipv4Builder }
 
 /** Start a frame with an Ethernet header. */

@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The VXLAN overlay's maps and the structs they hold: no logic here.
+ *
+ * Shared by xdp_port, xdp_underlay and tc_flood. Every object declares them
+ * under the same names; the daemon pins each map once and every later object
+ * reuses the pinned map (as with xdpnet_reasons). Each struct is mirrored by a
+ * codec in src/dataplane/layouts.ts, checked against this BTF by
+ * test/bpf/layouts.test.ts.
+ *
+ * Byte order is stated per field: "host" fields are plain integers the daemon
+ * writes in its own byte order; "network" fields are compared with or copied
+ * to packet headers as they are. A VNI is always a host-order __u32 (24 bits
+ * used). Padding fields must be zero: hash and LPM keys compare bytes.
+ *
+ * Where the daemon's logical tables (src/reconciler/tables.ts) go:
+ *   localPorts  -> xdpnet_ports (ifindex -> port) + xdpnet_port_src (port security)
+ *                  + xdpnet_tx_ports (ifindex, so frames can be redirected into it)
+ *   networks    -> xdpnet_networks
+ *   fdb         -> xdpnet_fdb
+ *   arp         -> xdpnet_arp
+ *   floodList   -> xdpnet_flood
+ *   (node)      -> xdpnet_nexthops: underlay next hop per remote VTEP, resolved by
+ *                  the daemon from the kernel's routes and neighbours;
+ *                  the underlay interface also goes into xdpnet_tx_ports.
+ */
+#ifndef XDPNET_OVERLAY_MAPS_H
+#define XDPNET_OVERLAY_MAPS_H
+
+#include "common.h"
+
+/* --- xdpnet_ports: ifindex (host order) -> the VM port behind that interface. */
+
+#define PORT_F_ADMIN_UP 0x01
+#define PORT_F_PORT_SECURITY 0x02
+
+struct port_info {
+	__u32 vni;         /* host: the port's network */
+	__u8 mac[ETH_ALEN]; /* the port's MAC */
+	__u8 flags;        /* PORT_F_* */
+	__u8 pad;          /* zero */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32); /* ifindex, host */
+	__type(value, struct port_info);
+} xdpnet_ports SEC(".maps");
+
+/* --- xdpnet_networks: VNI (host order) -> network. */
+
+#define NETWORK_F_ADMIN_UP 0x01
+
+struct network_info {
+	__u32 mtu;   /* host: largest L3 packet (IPv4 total length) a port may send */
+	__u32 flags; /* host: NETWORK_F_* */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32); /* VNI, host */
+	__type(value, struct network_info);
+} xdpnet_networks SEC(".maps");
+
+/*
+ * --- xdpnet_port_src: port security, the (MAC, IPv4 prefix) pairs a port may
+ * send from. One entry per fixed IP (port MAC, /32) and per allowed address
+ * pair (its MAC or the port's, its CIDR). Looked up with the frame's own
+ * source MAC and IPv4 and prefixlen 128, so overlapping pairs with different
+ * MACs all work: the MAC is part of the exact-match prefix.
+ */
+#define PORT_SRC_PREFIX_BITS 96 /* ifindex (32) + mac (48) + pad (16) */
+
+#define PORT_SRC_FIXED_IP 1
+#define PORT_SRC_ALLOWED_PAIR 2
+
+struct port_src_key {
+	__u32 prefixlen;    /* host: PORT_SRC_PREFIX_BITS + CIDR prefix length */
+	__u32 ifindex;      /* host; always matched in full */
+	__u8 mac[ETH_ALEN]; /* always matched in full */
+	__u8 pad[2];        /* zero */
+	__be32 ip;          /* network */
+};
+
+struct port_src_value {
+	__u32 kind; /* host: PORT_SRC_FIXED_IP or PORT_SRC_ALLOWED_PAIR (informational) */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 16384);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct port_src_key);
+	__type(value, struct port_src_value);
+} xdpnet_port_src SEC(".maps");
+
+/* --- xdpnet_fdb: (VNI, MAC) -> where that MAC lives (L2 population). */
+
+#define FDB_LOCAL 1  /* a port of this node: ifindex */
+#define FDB_REMOTE 2 /* a port behind another VTEP: vtep_ip */
+#define FDB_ROUTER 3 /* a router's MAC: routed on this node (router_id) */
+
+struct fdb_key {
+	__u32 vni;          /* host */
+	__u8 mac[ETH_ALEN];
+	__u8 pad[2];        /* zero */
+};
+
+struct fdb_entry {
+	__u32 kind;          /* host: FDB_* */
+	__u32 ifindex;       /* host: FDB_LOCAL only, else 0 */
+	__be32 vtep_ip;      /* network: FDB_REMOTE only, else 0 */
+	__u8 router_id[16];  /* FDB_ROUTER only (UUID bytes), else zero */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct fdb_key);
+	__type(value, struct fdb_entry);
+} xdpnet_fdb SEC(".maps");
+
+/* --- xdpnet_arp: (VNI, IPv4) -> MAC, for the ARP responder (ports and router interfaces). */
+
+struct arp_key {
+	__u32 vni; /* host */
+	__be32 ip; /* network */
+};
+
+struct arp_entry {
+	__u8 mac[ETH_ALEN];
+	__u8 pad[2]; /* zero */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct arp_key);
+	__type(value, struct arp_entry);
+} xdpnet_arp SEC(".maps");
+
+/*
+ * --- xdpnet_flood: VNI (host order) -> head-end replication list. One value
+ * per network, replaced whole by one map update, so a reader never sees half
+ * a list. The limits are the daemon's to enforce (a network needing more
+ * cannot be flooded to completely and must show an error).
+ */
+#define FLOOD_MAX_LOCAL 64
+#define FLOOD_MAX_REMOTE 256
+
+struct flood_list {
+	__u32 local_count;                       /* host: used slots of local_ifindex */
+	__u32 remote_count;                      /* host: used slots of remote_vtep */
+	__u32 local_ifindex[FLOOD_MAX_LOCAL];    /* host: this node's ports on the network */
+	__be32 remote_vtep[FLOOD_MAX_REMOTE];    /* network: other VTEPs with ports on it, never our own */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__uint(map_flags, BPF_F_NO_PREALLOC); /* 1 KiB values: allocate what is used */
+	__type(key, __u32); /* VNI, host */
+	__type(value, struct flood_list);
+} xdpnet_flood SEC(".maps");
+
+/*
+ * --- xdpnet_nexthops: remote VTEP IPv4 (network order) -> the underlay next
+ * hop the encapsulated packet leaves through: outer Ethernet addresses and the
+ * interface. The daemon resolves it (route to the VTEP, neighbour of its
+ * gateway) and keeps it fresh; a VTEP without an entry is not encapsulated to.
+ */
+struct vtep_nexthop {
+	__u8 dst_mac[ETH_ALEN]; /* the gateway's (or the VTEP's, on-link) MAC */
+	__u8 src_mac[ETH_ALEN]; /* the underlay interface's MAC */
+	__u32 ifindex;          /* host: the underlay interface */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __be32); /* remote VTEP, network */
+	__type(value, struct vtep_nexthop);
+} xdpnet_nexthops SEC(".maps");
+
+/*
+ * --- xdpnet_tx_ports: every interface an XDP program may redirect into (local
+ * ports, the underlay), for bpf_redirect_map's bulk transmit. Key and value
+ * are both the ifindex (host order); the kernel refuses an ifindex that does
+ * not exist.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u32);
+} xdpnet_tx_ports SEC(".maps");
+
+#endif /* XDPNET_OVERLAY_MAPS_H */

@@ -1,0 +1,145 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * xdp_port: XDP on the host side of a VM port (tap or veth), so its ingress
+ * is what the VM sent. In order:
+ *
+ *   1. the port (by ingress ifindex) and its network must be known and up;
+ *   2. header validation (the guard's, parse.h) and, if the port says so,
+ *      port security (port_security.h);
+ *   3. an ARP request for an address the network knows is answered here
+ *      (arp.h) and sent back: XDP_TX;
+ *   4. the network MTU;
+ *   5. the L2 switch, by the destination MAC in the network's FDB:
+ *        local port  -> redirected into it (xdpnet_tx_ports);
+ *        remote port -> VXLAN-encapsulated to its VTEP and redirected out of
+ *                       the underlay (encap.h, vxlan.h);
+ *        router      -> distributed routing: not implemented yet, dropped;
+ *        broadcast, multicast, unknown unicast -> XDP_PASS to tc_port_flood,
+ *                       the TC program on the same interface (XDP cannot clone).
+ *
+ * Every frame leaves through finish(), counted under one reason.
+ *
+ * Like a switch, it does not verify the inner IPv4 header checksum (the
+ * receiving VM does); VLAN tags a VM sends are carried through as they are,
+ * and port security looks at the IPv4/ARP header inside them.
+ */
+#include "lib/common.h"
+#include "lib/config.h"
+#include "lib/arp.h"
+#include "lib/encap.h"
+#include "lib/fdb.h"
+#include "lib/overlay_maps.h"
+#include "lib/parse.h"
+#include "lib/port_frame.h"
+#include "lib/port_security.h"
+#include "lib/verdict.h"
+#include "lib/vxlan.h"
+
+/* This node's VTEP IPv4 in network byte order (set it as a 4-byte buffer): the outer source. */
+DECLARE_CONFIG(__be32, vtep_ip, 0);
+/* The largest outer IPv4 packet the underlay carries. */
+DECLARE_CONFIG(__u32, underlay_mtu, 1500);
+
+static __always_inline outcome_t redirect_to(__u32 ifindex, enum xdpnet_reason reason)
+{
+	/* With flags 0, a missing key returns XDP_ABORTED rather than XDP_REDIRECT. */
+	if (bpf_redirect_map(&xdpnet_tx_ports, ifindex, 0) != XDP_REDIRECT)
+		return drop(REASON_DROP_NO_TX_PORT);
+	return outcome(XDP_REDIRECT, reason);
+}
+
+static __always_inline outcome_t to_local_port(__u32 from, __u32 vni, __u32 to)
+{
+	int ret;
+
+	if (to == from)
+		return drop(REASON_DROP_HAIRPIN);
+	ret = local_port_accepts(vni, to);
+	if (ret < 0)
+		return drop_from(ret);
+	return redirect_to(to, REASON_FWD_LOCAL);
+}
+
+static __always_inline outcome_t to_remote_vtep(struct xdp_md *ctx, const struct port_frame *f,
+						__u32 vni, __be32 vtep)
+{
+	struct vtep_nexthop *nh;
+	__be16 sport;
+	int ret;
+
+	if (f->frame_len + VXLAN_IP_OVERHEAD > CONFIG(underlay_mtu))
+		return drop(REASON_DROP_EXCEEDS_UNDERLAY_MTU);
+	nh = bpf_map_lookup_elem(&xdpnet_nexthops, &vtep);
+	if (!nh)
+		return drop(REASON_DROP_NO_UNDERLAY_NEXTHOP);
+	/* Hash now: f's packet pointers do not survive the encapsulation. */
+	sport = vxlan_src_port(port_frame_hash(f));
+	ret = xdp_vxlan_encap(ctx, nh, CONFIG(vtep_ip), vtep, vni, sport);
+	if (ret < 0)
+		return drop_from(ret);
+	return redirect_to(nh->ifindex, REASON_FWD_ENCAP);
+}
+
+static __always_inline outcome_t port(struct xdp_md *ctx)
+{
+	__u32 ifindex = ctx->ingress_ifindex;
+	struct network_info *net;
+	struct hdr_cursor cursor;
+	struct port_info *port;
+	struct fdb_entry *fdb;
+	struct port_frame f;
+	__u32 vni;
+	int ret;
+
+	port = bpf_map_lookup_elem(&xdpnet_ports, &ifindex);
+	if (!port)
+		return drop(REASON_DROP_UNKNOWN_PORT);
+	if (!(port->flags & PORT_F_ADMIN_UP))
+		return drop(REASON_DROP_PORT_DOWN);
+	vni = port->vni;
+	net = bpf_map_lookup_elem(&xdpnet_networks, &vni);
+	if (!net)
+		return drop(REASON_DROP_UNKNOWN_VNI);
+	if (!(net->flags & NETWORK_F_ADMIN_UP))
+		return drop(REASON_DROP_NETWORK_DOWN);
+
+	cursor_init(&cursor, ctx);
+	ret = parse_port_frame(&cursor, &f);
+	if (ret < 0)
+		return drop_from(ret);
+	if (port->flags & PORT_F_PORT_SECURITY) {
+		ret = port_security_check(ifindex, port, &f);
+		if (ret < 0)
+			return drop_from(ret);
+	}
+
+	if (f.arp && arp_respond(vni, f.l2.eth, f.arp))
+		return outcome(XDP_TX, REASON_FWD_ARP_REPLY);
+
+	if (f.l3_len > net->mtu)
+		return drop(REASON_DROP_EXCEEDS_NETWORK_MTU);
+
+	if (mac_is_multicast(f.l2.eth->h_dest))
+		return pass(REASON_PASS_TO_FLOOD);
+	fdb = fdb_lookup(vni, f.l2.eth->h_dest);
+	if (!fdb)
+		return pass(REASON_PASS_TO_FLOOD); /* unknown unicast */
+	switch (fdb->kind) {
+	case FDB_LOCAL:
+		return to_local_port(ifindex, vni, fdb->ifindex);
+	case FDB_REMOTE:
+		return to_remote_vtep(ctx, &f, vni, fdb->vtep_ip);
+	case FDB_ROUTER:
+		return drop(REASON_DROP_ROUTING_NOT_IMPLEMENTED);
+	default:
+		return drop(REASON_DROP_UNKNOWN_DESTINATION);
+	}
+}
+
+SEC("xdp")
+int xdp_port(struct xdp_md *ctx)
+{
+	return finish(ctx, port(ctx));
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

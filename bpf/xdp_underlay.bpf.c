@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * xdp_underlay: XDP on the underlay NIC, where this node's VTEP IP lives.
+ *
+ * It validates every frame as xdp_guard does (it takes the guard's place on
+ * this interface) and then:
+ *   - UDP to port 4789 of our VTEP IP is VXLAN:
+ *       malformed (no I flag, cut short)     -> dropped;
+ *       unknown VNI, network down            -> dropped;
+ *       inner unicast to a local port of
+ *       that VNI (FDB: local, same VNI)      -> decapsulated and redirected into it;
+ *       inner unicast to anything else       -> dropped (l2population knows every
+ *                                               MAC: an unknown one is not ours);
+ *       inner broadcast/multicast            -> XDP_PASS, still encapsulated, to
+ *                                               tc_underlay_flood on this interface,
+ *                                               which copies it to the local ports
+ *                                               only (split horizon);
+ *   - everything else (management, SSH, ARP for the VTEP, VXLAN for another
+ *     address or port, fragments) goes to the kernel untouched.
+ *
+ * The outer UDP checksum, when not 0, is not verified (RFC 7348 §5 makes it
+ * optional); reserved VXLAN bits are ignored as RFC 7348 says (Linux's vxlan
+ * drops frames with unknown flags instead).
+ */
+#include "lib/common.h"
+#include "lib/config.h"
+#include "lib/csum.h"
+#include "lib/encap.h"
+#include "lib/fdb.h"
+#include "lib/overlay_maps.h"
+#include "lib/parse.h"
+#include "lib/verdict.h"
+#include "lib/vxlan.h"
+
+/* This node's VTEP IPv4 in network byte order (set it as a 4-byte buffer). */
+DECLARE_CONFIG(__be32, vtep_ip, 0);
+/* As xdp_guard's: off where the NIC already verifies IPv4 checksums. */
+DECLARE_CONFIG(bool, verify_ipv4_checksum, true);
+
+static __always_inline outcome_t vxlan_rx(struct xdp_md *ctx, const struct hdr_cursor *cursor,
+					  struct iphdr *ip, struct udphdr *udp)
+{
+	void *data = (void *)(long)ctx->data;
+	void *ip_end = (void *)ip + bpf_ntohs(ip->tot_len);
+	void *udp_end = (void *)udp + bpf_ntohs(udp->len);
+	struct vxlanhdr *vxlan = (void *)(udp + 1);
+	struct ethhdr *inner = (void *)(vxlan + 1);
+	struct network_info *net;
+	struct fdb_entry *fdb;
+	__u32 vni, ifindex;
+	int ret;
+
+	/*
+	 * The datagram must lie within the IPv4 packet (parse_ipv4 has put
+	 * that within the frame), and the VXLAN and inner Ethernet headers
+	 * within the datagram. Verifier: the accesses below are checked
+	 * against the frame's end as well, a bound it can follow.
+	 */
+	if (udp_end > ip_end || (void *)(inner + 1) > udp_end || (void *)(inner + 1) > cursor->end)
+		return drop(REASON_DROP_MALFORMED_VXLAN);
+	if (!(vxlan->flags & VXLAN_FLAG_I))
+		return drop(REASON_DROP_MALFORMED_VXLAN);
+
+	vni = vxlan_vni(vxlan);
+	net = bpf_map_lookup_elem(&xdpnet_networks, &vni);
+	if (!net)
+		return drop(REASON_DROP_UNKNOWN_VNI);
+	if (!(net->flags & NETWORK_F_ADMIN_UP))
+		return drop(REASON_DROP_NETWORK_DOWN);
+
+	if (mac_is_multicast(inner->h_source))
+		return drop(REASON_DROP_INVALID_SOURCE_MAC);
+	if (mac_is_multicast(inner->h_dest))
+		return pass(REASON_PASS_TO_FLOOD);
+
+	fdb = fdb_lookup(vni, inner->h_dest);
+	if (!fdb)
+		return drop(REASON_DROP_UNKNOWN_DESTINATION);
+	if (fdb->kind == FDB_ROUTER)
+		return drop(REASON_DROP_ROUTING_NOT_IMPLEMENTED);
+	if (fdb->kind != FDB_LOCAL)
+		return drop(REASON_DROP_UNKNOWN_DESTINATION);
+	ifindex = fdb->ifindex;
+	ret = local_port_accepts(vni, ifindex);
+	if (ret < 0)
+		return drop_from(ret);
+
+	/* Offsets now: decapsulation invalidates every packet pointer. */
+	ret = xdp_vxlan_decap(ctx, (void *)inner - data, cursor->end - udp_end);
+	if (ret < 0)
+		return drop_from(ret);
+	if (bpf_redirect_map(&xdpnet_tx_ports, ifindex, 0) != XDP_REDIRECT)
+		return drop(REASON_DROP_NO_TX_PORT);
+	return outcome(XDP_REDIRECT, REASON_FWD_DECAP);
+}
+
+static __always_inline outcome_t underlay(struct xdp_md *ctx)
+{
+	struct hdr_cursor cursor;
+	struct arp_ipv4 *arp;
+	struct l2_info l2;
+	struct udphdr *udp;
+	struct iphdr *ip;
+	int ret;
+
+	cursor_init(&cursor, ctx);
+	ret = parse_ethernet(&cursor, &l2);
+	if (ret < 0)
+		return drop_from(ret);
+	if (mac_is_multicast(l2.eth->h_source))
+		return drop(REASON_DROP_INVALID_SOURCE_MAC);
+
+	if (l2.proto == bpf_htons(ETH_P_ARP)) {
+		ret = parse_arp(&cursor, &arp);
+		return ret < 0 ? drop_from(ret) : pass(REASON_PASS_HOST);
+	}
+	if (l2.proto != bpf_htons(ETH_P_IP))
+		return pass(REASON_PASS_OTHER_ETHERTYPE);
+
+	ret = parse_ipv4(&cursor, &ip);
+	if (ret < 0)
+		return drop_from(ret);
+	if (CONFIG(verify_ipv4_checksum) && !ipv4_checksum_ok(ip, cursor.end))
+		return drop(REASON_DROP_BAD_IPV4_CHECKSUM);
+	if (ipv4_is_fragment(ip))
+		return pass(REASON_PASS_IPV4_FRAGMENT);
+	udp = cursor.pos;
+	ret = parse_l4(&cursor, ip->protocol);
+	if (ret < 0)
+		return drop_from(ret);
+
+	if (ip->protocol != IPPROTO_UDP || ip->daddr != CONFIG(vtep_ip))
+		return pass(REASON_PASS_HOST);
+	/* Verifier: parse_l4 checked the UDP header through another copy of the pointer. */
+	if ((void *)(udp + 1) > cursor.end)
+		return drop(REASON_DROP_TRUNCATED_L4);
+	if (udp->dest != bpf_htons(VXLAN_PORT))
+		return pass(REASON_PASS_HOST);
+	return vxlan_rx(ctx, &cursor, ip, udp);
+}
+
+SEC("xdp")
+int xdp_underlay(struct xdp_md *ctx)
+{
+	return finish(ctx, underlay(ctx));
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
