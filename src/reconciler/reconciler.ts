@@ -1,20 +1,32 @@
 // Keeps the dataplane equal to the rendered desired state, and says per
 // resource how far that got.
 //
-// Passes. Every pass renders the whole snapshot (render is cheap and pure) and
-// applies the difference (apply.ts):
-// - incremental, after changes: diffed against what this reconciler last
-//   applied (its cache), no dataplane reads;
-// - full, at start and every fullPassIntervalMs: diffed against the
-//   dataplane's real contents, which repairs drift and prunes strays. The
-//   first full pass adopts whatever a previous daemon left: equal entries are
-//   not rewritten, so forwarding does not blink on restart.
+// Passes. The desired tables are kept by an incremental renderer
+// (incremental.ts): each change re-renders only the resources it affects, and
+// a pass applies only the entries that changed (apply.ts), so a pass costs what
+// changed, not the size of the state:
+// - incremental, after changes: the changes (the exact list each commit
+//   announces, with the resources) go to the renderer; the changed entries are
+//   diffed against what this reconciler last applied (its cache), no dataplane
+//   reads; statuses are settled for the changed resources and for those whose
+//   failures changed;
+// - full, at start and every fullPassIntervalMs: the renderer is brought in
+//   line with a snapshot of the state (objects are compared by identity), and
+//   every entry is diffed against the dataplane's real contents, which repairs
+//   drift and prunes strays; every status is settled. The first full pass
+//   adopts whatever a previous daemon left: equal entries are not rewritten, so
+//   forwarding does not blink on restart.
+// render() (render.ts) remains the definition of the tables; the renderer
+// equals it after every change (tested by comparing them on random changes).
 //
 // Coalescing. Changes only mark work as wanted; one loop runs passes one at a
-// time. The loop starts a microtask after the first change, so a synchronous
-// burst of commits is one pass, and any changes that arrive while a pass runs
-// are all covered by the single pass that follows it. A full pass covers an
-// incremental one, never the other way round.
+// time. Before each pass the loop lets the event loop take in I/O
+// (setImmediate), so a burst of commits is one pass, the reply to the request
+// that made a change is written before the pass runs (the client's next
+// request overlaps it), and requests are never starved by back-to-back
+// passes; any changes that arrive while a pass runs are all covered by the
+// single pass that follows it. A full pass covers an incremental one, never
+// the other way round.
 //
 // Retries. A pass whose failures might go away on their own (a full map, a
 // dataplane error) schedules another pass with exponential backoff, capped at
@@ -22,12 +34,12 @@
 // Failures that need a change to the desired state (UNIMPLEMENTED, render
 // problems) wait for that change.
 
-import type { ResourceKind, Uuid } from '../model/types.js';
+import type { AnyResource, ResourceKind, Snapshot, Uuid } from '../model/types.js';
 import type { Change, DesiredStateService } from '../store/api.js';
-import { type AppliedCache, type PassKind, applyRendered } from './apply.js';
+import { Applier, type EntryFailure, type PassKind, firstFailure } from './apply.js';
 import type { Dataplane } from './dataplane.js';
-import { render } from './render.js';
-import { type ResourceStatus, StatusBook, type StatusListener } from './status.js';
+import { IncrementalRender } from './incremental.js';
+import { type Failure, type ResourceStatus, StatusBook, type StatusListener } from './status.js';
 
 export type { PassKind } from './apply.js';
 
@@ -61,7 +73,30 @@ export interface PassSummary {
   lastError: string;
 }
 
+/** Work done since start, summed over passes: counts (not timings) for tests and diagnostics. */
+export interface ReconcilerWork {
+  /** Resources rendered (per-resource fragments). */
+  fragments: number;
+  /** Table keys whose claims were re-resolved. */
+  keys: number;
+  /** Flood lists rebuilt. */
+  floodLists: number;
+  /** Desired entries compared with the cache or the dataplane. */
+  compared: number;
+  /** Resources whose status a pass looked at. */
+  statuses: number;
+}
+
 type StateSource = Pick<DesiredStateService, 'snapshot' | 'revision' | 'onChange'>;
+
+/**
+ * Lets the event loop take in I/O before a pass. Bound when the module loads:
+ * it is a yield, not a timer, so tests that fake timers do not have to advance
+ * them for passes to run.
+ */
+const yieldToIo: () => Promise<void> = ((immediate) => () => new Promise<void>((resolve) => immediate(resolve)))(
+  globalThis.setImmediate,
+);
 
 const NO_LOG: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
@@ -73,7 +108,11 @@ export class Reconciler {
 
   private readonly log: Logger;
   private readonly book: StatusBook;
-  private readonly cache: AppliedCache = new Map();
+  private renderer: IncrementalRender;
+  private readonly applier: Applier;
+  /** Changes not yet given to the renderer, latest per resource. */
+  private queued = new Map<string, { kind: ResourceKind; id: Uuid; resource: AnyResource | undefined }>();
+  private readonly workDone = { fragments: 0, keys: 0, floodLists: 0, statuses: 0 };
 
   private started = false;
   private stopped = false;
@@ -97,6 +136,8 @@ export class Reconciler {
   ) {
     this.log = options.logger ?? NO_LOG;
     this.book = new StatusBook((err) => this.log.error({ err }, 'status listener threw'));
+    this.renderer = new IncrementalRender(options.node);
+    this.applier = new Applier(dataplane);
     this.ready = new Promise((resolve) => (this.resolveReady = resolve));
   }
 
@@ -144,6 +185,18 @@ export class Reconciler {
     return { ...this.counts };
   }
 
+  /** Work done since start (counts, for tests and diagnostics; not part of the API). */
+  get work(): ReconcilerWork {
+    const r = this.renderer.work;
+    return {
+      fragments: this.workDone.fragments + r.fragments,
+      keys: this.workDone.keys + r.keys,
+      floodLists: this.workDone.floodLists + r.floodLists,
+      compared: this.applier.work.compared,
+      statuses: this.workDone.statuses,
+    };
+  }
+
   /** Asks for a full pass soon (e.g. after an interface came back). */
   requestFullPass(): void {
     this.request('full');
@@ -155,7 +208,10 @@ export class Reconciler {
   }
 
   private onChanges(changes: readonly Change[]): void {
-    for (const c of changes) this.book.changed({ kind: c.kind, id: c.id }, c.revision, c.type === 'deleted');
+    for (const c of changes) {
+      this.book.changed({ kind: c.kind, id: c.id }, c.revision, c.type === 'deleted');
+      this.queued.set(`${c.kind}/${c.id}`, { kind: c.kind, id: c.id, resource: c.type === 'deleted' ? undefined : c.resource });
+    }
     this.request('incremental');
   }
 
@@ -167,10 +223,13 @@ export class Reconciler {
   }
 
   private async run(): Promise<void> {
-    // Let the rest of a synchronous burst of changes arrive first.
-    await Promise.resolve();
     try {
+      // Before each pass, let the event loop take in I/O: the reply to the
+      // request that made the change goes out first (the client's next request
+      // overlaps the pass), and commits that land meanwhile join the pass.
       while (this.wanted && !this.stopped) {
+        await yieldToIo();
+        if (!this.wanted || this.stopped) break;
         const kind = this.wanted;
         this.wanted = undefined;
         await this.pass(kind);
@@ -180,21 +239,41 @@ export class Reconciler {
     }
   }
 
-  private async pass(kind: PassKind): Promise<void> {
+  private async pass(wanted: PassKind): Promise<void> {
     const startedUnixMs = Date.now();
     const startedAt = performance.now();
-    // Read together, in one tick: the snapshot is the state at `revision`.
+    // Nothing cached can be trusted after a pass that could not read a table or that broke.
+    const kind: PassKind = this.needsFull ? 'full' : wanted;
+    // Read together, in one tick: the renderer is given the state at `revision`.
     const revision = this.state.revision;
-    const snapshot = this.state.snapshot();
+    const snapshot: Snapshot | undefined = kind === 'full' ? this.state.snapshot() : undefined;
+    const queued = this.queued;
+    this.queued = new Map();
 
     let summary: PassSummary;
     let retryable: boolean;
     try {
-      const rendered = render(snapshot, this.options.node);
-      const result = await applyRendered(kind, rendered, this.dataplane, this.cache);
+      if (snapshot) this.renderer.resync(snapshot); // it has the queued changes
+      else for (const c of queued.values()) this.renderer.set(c.kind, c.id, c.resource);
+      const delta = this.renderer.flush();
+      const renderer = this.renderer;
+      const result = await this.applier.apply(kind, renderer.tables, delta.dirty, (table, keys) =>
+        renderer.sortInRenderOrder(table, keys),
+      );
       this.needsFull = result.listFailed;
       retryable = result.retryable;
-      this.book.settle(snapshot, revision, result.failures);
+      const failures = { get: (key: string) => this.failureOf(key) };
+      if (snapshot) {
+        this.book.settle(snapshot, revision, failures);
+        this.workDone.statuses += snapshot.networks.length + snapshot.subnets.length + snapshot.ports.length + snapshot.routers.length + snapshot.floatingIps.length;
+      } else {
+        this.workDone.statuses += this.book.settleSome(
+          revision,
+          [delta.problemsChanged, delta.ownershipChanged, result.touched],
+          (ref) => this.renderer.resource(ref.kind, ref.id),
+          failures,
+        );
+      }
       summary = {
         revision,
         kind,
@@ -202,15 +281,16 @@ export class Reconciler {
         durationMs: Math.round(performance.now() - startedAt),
         updated: result.updated,
         deleted: result.deleted,
-        errors: result.errors,
-        lastError: result.lastError,
+        errors: this.renderer.problemCount + result.errors,
+        lastError: result.lastError || (this.renderer.lastProblem()?.message ?? ''),
       };
     } catch (err) {
       // A bug, not a dataplane failure (those are per entry): keep statuses,
-      // trust nothing cached, try again.
+      // trust nothing cached or rendered, try again with a full pass.
       this.log.error({ err, kind, revision }, 'reconcile pass failed');
       this.needsFull = true;
       retryable = true;
+      this.restartRenderer();
       summary = {
         revision,
         kind,
@@ -237,6 +317,28 @@ export class Reconciler {
       }
     }
     this.armRetry(retryable);
+  }
+
+  /** A resource's status failure: its first render problem, else the first failure among the entries it owns (or owned). */
+  private failureOf(key: string): Failure | undefined {
+    const problem = this.renderer.problemsOf(key)?.[0];
+    if (problem) return { code: problem.code, message: problem.message };
+    if (this.applier.failing === 0) return undefined;
+    let first: EntryFailure | undefined;
+    for (const [table, ks] of this.renderer.ownedEntries(key)) {
+      const f = this.applier.entryFailure(table, ks);
+      if (f) first = first ? firstFailure(first, f) : f;
+    }
+    for (const f of this.applier.staleFailures(key)) first = first ? firstFailure(first, f) : f;
+    return first?.failure;
+  }
+
+  private restartRenderer(): void {
+    const w = this.renderer.work;
+    this.workDone.fragments += w.fragments;
+    this.workDone.keys += w.keys;
+    this.workDone.floodLists += w.floodLists;
+    this.renderer = new IncrementalRender(this.options.node);
   }
 
   private armFullTimer(): void {

@@ -22,9 +22,17 @@
 // the gateway's default) is deliberate and silent. Input the model should
 // have refused (a dangling id, a next hop on no subnet) does not crash render:
 // it becomes a FAILED_PRECONDITION problem on the resource.
+//
+// Shape: one renderer per resource kind (renderNetwork, renderRouter,
+// renderPort, renderFloatingIp) writes its claims and problems to a RenderSink
+// and reads the rest of the state through a RenderLookup; flood lists are the
+// one aggregate (per VNI, over ports). render() runs them all over a snapshot
+// and resolves claims as they come (the Builder). The reconciler keeps the
+// same tables incrementally (incremental.ts) with the same renderers, one
+// resource at a time; render() is what it must always equal.
 
 import type { FloatingIp, Network, Port, Router, Snapshot, Subnet } from '../model/types.js';
-import { canonicalJson } from './canonical.js';
+import { sameJson } from './canonical.js';
 import { type Cidr, canonicalCidr, cidrContains, formatCidr, parseCidr } from './ipv4.js';
 import { routerMac } from './router-mac.js';
 import type { Failure } from './status.js';
@@ -65,8 +73,44 @@ function sortRefs(refs: Iterable<ResourceRef>): ResourceRef[] {
   return [...unique.entries()].sort(([a], [b]) => cmp(a, b)).map(([, r]) => r);
 }
 
+/**
+ * Where the per-resource renderers below write: render()'s Builder, which
+ * resolves claims as it goes, or the incremental renderer (incremental.ts),
+ * which records them per resource and resolves them per key.
+ */
+export interface RenderSink {
+  /** A claim on a key. Every renderer here passes exactly one owner: the resource it renders. */
+  put<T extends TableName>(table: T, key: TableKey<T>, value: TableValue<T>, owners: ResourceRef[]): void;
+  problem(ref: ResourceRef, code: Failure['code'], message: string): void;
+}
+
+/** The lookups over the desired state that rendering one resource needs. */
+export interface RenderLookup {
+  network(id: string): Network | undefined;
+  subnet(id: string): Subnet | undefined;
+  port(id: string): Port | undefined;
+  /** The subnet of `networkId` that contains `ip` (first by id). */
+  subnetContaining(networkId: string, ip: string): Subnet | undefined;
+  /** The routers whose external gateway is on `networkId`, sorted by id. */
+  routersWithGatewayOn(networkId: string): readonly Router[];
+}
+
+/** A bound port on a VXLAN network, as its network's flood list sees it. */
+export interface FloodMember {
+  vni: number;
+  /** The port's network (the flood list's network owner is that of its first port by id). */
+  networkId: string;
+  /** The port's interface, if bound on this node. */
+  local: string | null;
+  /** The port's VTEP, if bound on another node (never this node's VTEP). */
+  remote: string | null;
+}
+
+/** Claims are made in this order (then by id): the first claim on a key wins. */
+export const CLAIM_RANK = { network: 0, router: 1, port: 2, floatingIp: 3 } as const;
+
 /** Collects entries and problems; resolves claims on a key. */
-class Builder {
+class Builder implements RenderSink {
   readonly tables = emptyTables();
   readonly problems: RenderProblem[] = [];
 
@@ -78,51 +122,82 @@ class Builder {
       map.set(ks, { key, value, owners: sortRefs(owners) });
       return;
     }
-    if (canonicalJson(existing.value) === canonicalJson(value)) {
+    if (sameJson(existing.value, value)) {
       existing.owners = sortRefs([...existing.owners, ...owners]);
       return;
     }
     const held = new Set(existing.owners.map(refKey));
     if (owners.some((o) => held.has(refKey(o)))) return; // a resource overriding itself
-    const holders = existing.owners.map(refKey).join(', ');
-    for (const ref of owners) {
-      this.problem(ref, 'ALREADY_EXISTS', `${table} entry ${ks} is already taken by ${holders}`);
-    }
+    this.problemForEach(owners, 'ALREADY_EXISTS', alreadyTaken(table, ks, existing.owners));
   }
 
   problem(ref: ResourceRef, code: Failure['code'], message: string): void {
     this.problems.push({ ref, code, message });
   }
+
+  private problemForEach(refs: ResourceRef[], code: Failure['code'], message: string): void {
+    for (const ref of refs) this.problem(ref, code, message);
+  }
 }
 
-/** Lookups over the snapshot that several resources need. */
-class Index {
-  readonly networks: Map<string, Network>;
-  readonly subnets: Map<string, Subnet>;
-  readonly ports: Map<string, Port>;
-  readonly routers: Router[];
+/** The ALREADY_EXISTS message for a claim that lost to `holders` (sorted). */
+export function alreadyTaken(table: TableName, ks: string, holders: readonly ResourceRef[]): string {
+  return `${table} entry ${ks} is already taken by ${holders.map(refKey).join(', ')}`;
+}
+
+/** Lookups over a snapshot. */
+class Index implements RenderLookup {
+  private readonly networks: Map<string, Network>;
+  private readonly subnets: Map<string, Subnet>;
+  private readonly ports: Map<string, Port>;
   /** Subnets by network, each list sorted by id. */
   private readonly subnetsOf = new Map<string, Subnet[]>();
+  /** Routers by the network of their external gateway, each list sorted by id. */
+  private readonly gatewayRouters = new Map<string, Router[]>();
 
   constructor(snapshot: Snapshot) {
     this.networks = new Map(snapshot.networks.map((n) => [n.id, n]));
     this.subnets = new Map(snapshot.subnets.map((s) => [s.id, s]));
     this.ports = new Map(snapshot.ports.map((p) => [p.id, p]));
-    this.routers = byId(snapshot.routers);
-    for (const subnet of byId(snapshot.subnets)) {
-      const list = this.subnetsOf.get(subnet.networkId);
-      if (list) list.push(subnet);
-      else this.subnetsOf.set(subnet.networkId, [subnet]);
+    for (const subnet of byId(snapshot.subnets)) push(this.subnetsOf, subnet.networkId, subnet);
+    for (const router of byId(snapshot.routers)) {
+      if (router.externalGateway) push(this.gatewayRouters, router.externalGateway.networkId, router);
     }
   }
 
-  /** The subnet of `networkId` that contains `ip` (first by id). */
-  subnetContaining(networkId: string, ip: string): Subnet | undefined {
-    return this.subnetsOf.get(networkId)?.find((s) => {
-      const cidr = parseCidr(s.cidr);
-      return cidr !== null && cidrContains(cidr, ip);
-    });
+  network(id: string): Network | undefined {
+    return this.networks.get(id);
   }
+
+  subnet(id: string): Subnet | undefined {
+    return this.subnets.get(id);
+  }
+
+  port(id: string): Port | undefined {
+    return this.ports.get(id);
+  }
+
+  subnetContaining(networkId: string, ip: string): Subnet | undefined {
+    return firstContaining(this.subnetsOf.get(networkId) ?? [], ip);
+  }
+
+  routersWithGatewayOn(networkId: string): readonly Router[] {
+    return this.gatewayRouters.get(networkId) ?? [];
+  }
+}
+
+function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
+}
+
+/** The first subnet of a list (sorted by id) whose CIDR holds `ip`. */
+export function firstContaining(subnets: readonly Subnet[], ip: string): Subnet | undefined {
+  return subnets.find((s) => {
+    const cidr = parseCidr(s.cidr);
+    return cidr !== null && cidrContains(cidr, ip);
+  });
 }
 
 export function render(snapshot: Snapshot, node: RenderNode): Rendered {
@@ -130,14 +205,33 @@ export function render(snapshot: Snapshot, node: RenderNode): Rendered {
   const index = new Index(snapshot);
 
   for (const network of byId(snapshot.networks)) renderNetwork(b, network);
-  for (const router of index.routers) renderRouter(b, index, router, node);
-  renderPorts(b, index, byId(snapshot.ports), node);
+  for (const router of byId(snapshot.routers)) renderRouter(b, index, router, node);
+  const flood = new Map<number, { networkId: string; remote: string[]; local: string[]; owners: ResourceRef[] }>();
+  for (const port of byId(snapshot.ports)) {
+    const member = renderPort(b, index, port, node);
+    if (!member) continue;
+    let m = flood.get(member.vni);
+    if (!m) flood.set(member.vni, (m = { networkId: member.networkId, remote: [], local: [], owners: [] }));
+    if (member.local !== null) m.local.push(member.local);
+    if (member.remote !== null) m.remote.push(member.remote);
+    m.owners.push({ kind: 'port', id: port.id });
+  }
+  for (const [vni, m] of [...flood].sort(([a], [b]) => a - b)) {
+    if (m.remote.length === 0 && m.local.length === 0) continue;
+    b.put(
+      'floodList',
+      { vni },
+      { remoteVteps: uniqueSorted(m.remote), localInterfaces: uniqueSorted(m.local) },
+      [{ kind: 'network', id: m.networkId }, ...m.owners],
+    );
+  }
   for (const fip of byId(snapshot.floatingIps)) renderFloatingIp(b, index, fip, node);
 
   return { tables: b.tables, problems: b.problems };
 }
 
-function renderNetwork(b: Builder, network: Network): void {
+/** A VXLAN network's `networks` entry (FLAT/VLAN networks have none). */
+export function renderNetwork(b: RenderSink, network: Network): void {
   // FLAT/VLAN networks have no table of their own: their ports show up in
   // providerPorts, and an external one is reached through snat's physicalNetwork.
   if (network.type !== 'vxlan') return;
@@ -149,7 +243,8 @@ function renderNetwork(b: Builder, network: Network): void {
   );
 }
 
-function renderRouter(b: Builder, index: Index, router: Router, node: RenderNode): void {
+/** A router's entries: itself, its interfaces, routes, SNAT, ARP and FDB entries for its MAC. */
+export function renderRouter(b: RenderSink, index: RenderLookup, router: Router, node: RenderNode): void {
   const ref: ResourceRef = { kind: 'router', id: router.id };
   const mac = routerMac(router.id);
   const owners = [ref];
@@ -158,8 +253,8 @@ function renderRouter(b: Builder, index: Index, router: Router, node: RenderNode
   /** The router's tenant subnets on VXLAN networks, for next-hop resolution. */
   const connected: { cidr: Cidr; vni: number }[] = [];
   for (const iface of [...router.interfaces].sort((x, y) => cmp(x.subnetId, y.subnetId))) {
-    const subnet = index.subnets.get(iface.subnetId);
-    const network = subnet && index.networks.get(subnet.networkId);
+    const subnet = index.subnet(iface.subnetId);
+    const network = subnet && index.network(subnet.networkId);
     const cidr = subnet && parseCidr(subnet.cidr);
     if (!subnet || !network || !cidr) {
       b.problem(ref, 'FAILED_PRECONDITION', `interface on subnet ${iface.subnetId}: the subnet or its network does not exist`);
@@ -213,11 +308,11 @@ function renderRouter(b: Builder, index: Index, router: Router, node: RenderNode
 }
 
 /** snat and the external subnet's on-link route; what static/default routes through it need. */
-function renderExternalGateway(b: Builder, index: Index, router: Router, node: RenderNode) {
+function renderExternalGateway(b: RenderSink, index: RenderLookup, router: Router, node: RenderNode) {
   const gw = router.externalGateway;
   if (!gw) return null;
   const ref: ResourceRef = { kind: 'router', id: router.id };
-  const network = index.networks.get(gw.networkId);
+  const network = index.network(gw.networkId);
   const subnet = network && index.subnetContaining(network.id, gw.ipAddress);
   const cidr = subnet && parseCidr(subnet.cidr);
   if (!network || !subnet || !cidr) {
@@ -247,53 +342,46 @@ function renderExternalGateway(b: Builder, index: Index, router: Router, node: R
   return { cidr, route, nexthop: subnet.gatewayIp };
 }
 
-function renderPorts(b: Builder, index: Index, ports: Port[], node: RenderNode): void {
-  const flood = new Map<number, { network: Network; remote: string[]; local: string[]; owners: ResourceRef[] }>();
-
-  for (const port of ports) {
-    const ref: ResourceRef = { kind: 'port', id: port.id };
-    const network = index.networks.get(port.networkId);
-    if (!network) {
-      b.problem(ref, 'FAILED_PRECONDITION', `network ${port.networkId} does not exist`);
-      continue;
-    }
-    const location = portLocation(port);
-    if (!location) continue; // unbound: nowhere to deliver, nothing to render
-
-    if (network.type !== 'vxlan') {
-      b.put(
-        'providerPorts',
-        { networkId: network.id, macAddress: port.macAddress },
-        { networkType: network.type, physicalNetwork: network.physicalNetwork, segmentationId: network.segmentationId, location },
-        [ref],
-      );
-      continue;
-    }
-
-    const vni = network.segmentationId;
-    b.put('fdb', { vni, macAddress: port.macAddress }, { location }, [ref]);
-    for (const fixed of port.fixedIps) b.put('arp', { vni, ipAddress: fixed.ipAddress }, { macAddress: port.macAddress }, [ref]);
-
-    if (location.kind === 'local') {
-      b.put('localPorts', { interfaceName: location.interfaceName }, localPortValue(port, vni), [ref]);
-    }
-
-    let members = flood.get(vni);
-    if (!members) flood.set(vni, (members = { network, remote: [], local: [], owners: [] }));
-    if (location.kind === 'local') members.local.push(location.interfaceName);
-    else if (location.kind === 'remote' && location.vtepIp !== node.vtepIp) members.remote.push(location.vtepIp);
-    members.owners.push(ref);
+/**
+ * A port's own entries (fdb, arp, localPorts, or providerPorts); returns what
+ * its network's flood list gets from it, or null if nothing (unbound, not on a
+ * VXLAN network, no network). The flood list itself is an aggregate over all
+ * of a network's ports: render() and the incremental renderer build it.
+ */
+export function renderPort(b: RenderSink, index: RenderLookup, port: Port, node: RenderNode): FloodMember | null {
+  const ref: ResourceRef = { kind: 'port', id: port.id };
+  const network = index.network(port.networkId);
+  if (!network) {
+    b.problem(ref, 'FAILED_PRECONDITION', `network ${port.networkId} does not exist`);
+    return null;
   }
+  const location = portLocation(port);
+  if (!location) return null; // unbound: nowhere to deliver, nothing to render
 
-  for (const [vni, m] of [...flood].sort(([a], [b]) => a - b)) {
-    if (m.remote.length === 0 && m.local.length === 0) continue;
+  if (network.type !== 'vxlan') {
     b.put(
-      'floodList',
-      { vni },
-      { remoteVteps: uniqueSorted(m.remote), localInterfaces: uniqueSorted(m.local) },
-      [{ kind: 'network', id: m.network.id }, ...m.owners],
+      'providerPorts',
+      { networkId: network.id, macAddress: port.macAddress },
+      { networkType: network.type, physicalNetwork: network.physicalNetwork, segmentationId: network.segmentationId, location },
+      [ref],
     );
+    return null;
   }
+
+  const vni = network.segmentationId;
+  b.put('fdb', { vni, macAddress: port.macAddress }, { location }, [ref]);
+  for (const fixed of port.fixedIps) b.put('arp', { vni, ipAddress: fixed.ipAddress }, { macAddress: port.macAddress }, [ref]);
+
+  if (location.kind === 'local') {
+    b.put('localPorts', { interfaceName: location.interfaceName }, localPortValue(port, vni), [ref]);
+  }
+
+  return {
+    vni,
+    networkId: network.id,
+    local: location.kind === 'local' ? location.interfaceName : null,
+    remote: location.kind === 'remote' && location.vtepIp !== node.vtepIp ? location.vtepIp : null,
+  };
 }
 
 function portLocation(port: Port): Location | null {
@@ -319,16 +407,20 @@ function localPortValue(port: Port, vni: number): TableValue<'localPorts'> {
     macAddress: port.macAddress,
     ipAddresses: uniqueSorted(port.fixedIps.map((f) => f.ipAddress)),
     portSecurityEnabled: port.portSecurityEnabled,
-    allowedAddressPairs: pairs.filter((p, i) => i === 0 || canonicalJson(p) !== canonicalJson(pairs[i - 1])),
+    allowedAddressPairs: pairs.filter((p, i) => i === 0 || !samePair(p, pairs[i - 1])),
     adminStateUp: port.adminStateUp,
   };
 }
 
-function renderFloatingIp(b: Builder, index: Index, fip: FloatingIp, node: RenderNode): void {
+const samePair = (a: { cidr: string; macAddress: string }, b: { cidr: string; macAddress: string } | undefined): boolean =>
+  b !== undefined && a.cidr === b.cidr && a.macAddress === b.macAddress;
+
+/** An associated floating IP's DNAT and SNAT-reverse entries. */
+export function renderFloatingIp(b: RenderSink, index: RenderLookup, fip: FloatingIp, node: RenderNode): void {
   if (fip.portId === null || fip.fixedIpAddress === null) return; // not associated: nothing to forward
   const ref: ResourceRef = { kind: 'floatingIp', id: fip.id };
-  const port = index.ports.get(fip.portId);
-  const network = port && index.networks.get(port.networkId);
+  const port = index.port(fip.portId);
+  const network = port && index.network(port.networkId);
   if (!port || !network) {
     b.problem(ref, 'FAILED_PRECONDITION', `port ${fip.portId} or its network does not exist`);
     return;
@@ -375,12 +467,12 @@ function renderFloatingIp(b: Builder, index: Index, fip: FloatingIp, node: Rende
  * by id if, unusually, several qualify). Derived here rather than imported from
  * the model so that render depends on the model's types only.
  */
-function routerForFloatingIp(index: Index, fip: FloatingIp, port: Port): Router | undefined {
+function routerForFloatingIp(index: RenderLookup, fip: FloatingIp, port: Port): Router | undefined {
   const fixed = fip.fixedIpAddress ?? '';
   const subnetId =
     port.fixedIps.find((f) => f.ipAddress === fixed)?.subnetId ?? index.subnetContaining(port.networkId, fixed)?.id;
   if (!subnetId) return undefined;
-  return index.routers.find(
-    (r) => r.externalGateway?.networkId === fip.floatingNetworkId && r.interfaces.some((i) => i.subnetId === subnetId),
-  );
+  return index
+    .routersWithGatewayOn(fip.floatingNetworkId)
+    .find((r) => r.interfaces.some((i) => i.subnetId === subnetId));
 }

@@ -6,9 +6,13 @@
 // ACTIVE / DOWN (admin_state_up false) / ERROR: settled by the last pass that
 // covered the resource's revision. A resource keeps PENDING across a pass that
 // started before its change.
+//
+// A full pass settles every resource (settle). An incremental pass settles the
+// resources changed since a pass last settled them, plus those whose failure
+// may have changed (settleSome): the renderer and the applier say which.
 
 import type { AnyResource, ResourceKind, Snapshot, Uuid } from '../model/types.js';
-import { type ResourceRef, refKey } from './tables.js';
+import { type ResourceRef, parseRefKey, refKey } from './tables.js';
 
 export type ResourceState = 'PENDING' | 'ACTIVE' | 'DOWN' | 'ERROR';
 
@@ -58,6 +62,11 @@ export function* snapshotResources(snapshot: Snapshot): Generator<{ ref: Resourc
   }
 }
 
+/** A resource's failure by refKey (a Map will do). */
+export interface FailureLookup {
+  get(refKey: string): Failure | undefined;
+}
+
 const adminDown = (r: AnyResource): boolean => 'adminStateUp' in r && !r.adminStateUp;
 
 export class StatusBook {
@@ -65,6 +74,8 @@ export class StatusBook {
   /** The latest revision seen per resource; deleted ones stay as tombstones until a pass covers them. */
   private readonly revisions = new Map<string, { revision: number; deleted: boolean }>();
   private readonly listeners = new Set<StatusListener>();
+  /** Changed (or deleted) since a pass last settled them: PENDING, or a tombstone. */
+  private readonly unsettled = new Map<string, ResourceRef>();
 
   /** A throwing listener must not break a pass; its error goes here. */
   constructor(private readonly onListenerError: (err: unknown) => void = () => {}) {}
@@ -83,6 +94,7 @@ export class StatusBook {
   changed(ref: ResourceRef, revision: number, deleted: boolean): void {
     const key = refKey(ref);
     this.revisions.set(key, { revision, deleted });
+    this.unsettled.set(key, ref);
     if (deleted) this.statuses.delete(key);
     else this.set(ref, { state: 'PENDING', code: '', message: '', revision });
   }
@@ -98,7 +110,7 @@ export class StatusBook {
    * A pass that applied `snapshot` (the state at `revision`) finished: each
    * resource it covered becomes ERROR (first failure), DOWN or ACTIVE.
    */
-  settle(snapshot: Snapshot, revision: number, failures: ReadonlyMap<string, Failure>): void {
+  settle(snapshot: Snapshot, revision: number, failures: FailureLookup): void {
     const present = new Set<string>();
     for (const { ref, resource } of snapshotResources(snapshot)) {
       const key = refKey(ref);
@@ -111,20 +123,75 @@ export class StatusBook {
         this.revisions.set(key, tracked);
       }
       if (tracked.revision > revision) continue; // changed (or deleted) after this pass began
-      const failure = failures.get(key);
-      this.set(
-        ref,
-        failure
-          ? { state: 'ERROR', code: failure.code, message: failure.message, revision: tracked.revision }
-          : { state: adminDown(resource) ? 'DOWN' : 'ACTIVE', code: '', message: '', revision: tracked.revision },
-      );
+      this.settleOne(key, ref, resource, tracked.revision, failures);
     }
     for (const [key, tracked] of this.revisions) {
       if (present.has(key) || tracked.revision > revision) continue;
       // Gone from the state as of this pass.
-      this.revisions.delete(key);
-      this.statuses.delete(key);
+      this.forget(key);
     }
+  }
+
+  /**
+   * An incremental pass that applied the state at `revision` finished: settles
+   * the resources changed since a pass last settled them (unless changed again
+   * after this one began) and those in `touched` (refs or refKeys: whose
+   * failure may have changed); forgets the deleted ones. `lookup` gives a resource as of the
+   * pass. Returns how many resources it looked at.
+   */
+  settleSome(
+    revision: number,
+    touched: Iterable<Iterable<string | ResourceRef>>,
+    lookup: (ref: ResourceRef) => AnyResource | undefined,
+    failures: FailureLookup,
+  ): number {
+    let looked = 0;
+    const visit = (key: string, ref: ResourceRef): void => {
+      looked++;
+      let tracked = this.revisions.get(key);
+      const resource = tracked?.deleted ? undefined : lookup(ref);
+      if (!tracked) {
+        if (!resource) return;
+        tracked = { revision, deleted: false };
+        this.revisions.set(key, tracked);
+      }
+      if (tracked.revision > revision) return; // changed (or deleted) after this pass began
+      if (tracked.deleted) this.forget(key);
+      else if (resource) this.settleOne(key, ref, resource, tracked.revision, failures);
+      // else: not in the state the pass applied (cannot happen); the next full pass settles it.
+    };
+    const seen = new Set<string>();
+    // Visiting deletes the entry visited, which a Map's iteration allows.
+    for (const [key, ref] of this.unsettled) {
+      seen.add(key);
+      visit(key, ref);
+    }
+    for (const items of touched) {
+      for (const item of items) {
+        const key = typeof item === 'string' ? item : refKey(item);
+        if (seen.has(key)) continue;
+        seen.add(key);
+        visit(key, typeof item === 'string' ? parseRefKey(item) : item);
+      }
+    }
+    return looked;
+  }
+
+  private settleOne(key: string, ref: ResourceRef, resource: AnyResource, revision: number, failures: FailureLookup): void {
+    this.unsettled.delete(key);
+    const failure = failures.get(key);
+    this.set(
+      ref,
+      failure
+        ? { state: 'ERROR', code: failure.code, message: failure.message, revision }
+        : { state: adminDown(resource) ? 'DOWN' : 'ACTIVE', code: '', message: '', revision },
+    );
+  }
+
+  private forget(key: string): void {
+    this.unsettled.delete(key);
+    this.revisions.delete(key);
+    this.statuses.delete(key);
   }
 
   private set(ref: ResourceRef, status: ResourceStatus): void {

@@ -34,6 +34,12 @@ export interface ResourceRef {
 
 export const refKey = (ref: ResourceRef): string => `${ref.kind}/${ref.id}`;
 
+/** The inverse of refKey (kinds have no '/'). */
+export function parseRefKey(key: string): ResourceRef {
+  const slash = key.indexOf('/');
+  return { kind: key.slice(0, slash) as ResourceKind, id: key.slice(slash + 1) };
+}
+
 // --- networks: VNI → network. The underlay program's first lookup after decap.
 export interface NetworkKey {
   vni: number;

@@ -62,3 +62,23 @@ describe('FakeDataplane', () => {
     expect(dp.get('arp', '1/10.0.0.2')).toEqual(value(2));
   });
 });
+
+describe('FakeDataplane copies', () => {
+  it('stores a copy: changing a value (or its arrays and objects) after upsert changes nothing stored', async () => {
+    const dp = new FakeDataplane();
+    const value = { remoteVteps: ['192.0.2.2'], localInterfaces: ['tap1', 'tap2'] };
+    const key = { vni: 7 };
+    await dp.upsert('floodList', key, value);
+    value.localInterfaces.push('tap3');
+    value.remoteVteps[0] = 'changed';
+    key.vni = 8;
+    expect(dp.get('floodList', '7')).toEqual({ remoteVteps: ['192.0.2.2'], localInterfaces: ['tap1', 'tap2'] });
+    const port = { portId: 'p', vni: 1, macAddress: 'm', ipAddresses: ['10.0.0.1'], portSecurityEnabled: true, allowedAddressPairs: [{ cidr: '10.0.0.2/32', macAddress: 'm' }], adminStateUp: true };
+    await dp.upsert('localPorts', { interfaceName: 'tap1' }, port);
+    port.allowedAddressPairs[0]!.cidr = 'changed';
+    expect(dp.get('localPorts', 'tap1')?.allowedAddressPairs).toEqual([{ cidr: '10.0.0.2/32', macAddress: 'm' }]);
+    const [listed] = await dp.list('floodList');
+    listed!.value.localInterfaces.push('x');
+    expect(dp.get('floodList', '7')?.localInterfaces).toEqual(['tap1', 'tap2']);
+  });
+});
