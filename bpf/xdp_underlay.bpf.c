@@ -23,6 +23,7 @@
  * drops frames with unknown flags instead).
  */
 #include "lib/common.h"
+#include "lib/host_ingress.h"
 #include "lib/config.h"
 #include "lib/csum.h"
 #include "lib/encap.h"
@@ -34,8 +35,6 @@
 
 /* This node's VTEP IPv4 in network byte order (set it as a 4-byte buffer). */
 DECLARE_CONFIG(__be32, vtep_ip, 0);
-/* As xdp_guard's: off where the NIC already verifies IPv4 checksums. */
-DECLARE_CONFIG(bool, verify_ipv4_checksum, true);
 
 static __always_inline outcome_t vxlan_rx(struct xdp_md *ctx, const struct hdr_cursor *cursor,
 					  struct iphdr *ip, struct udphdr *udp)
@@ -96,47 +95,21 @@ static __always_inline outcome_t vxlan_rx(struct xdp_md *ctx, const struct hdr_c
 
 static __always_inline outcome_t underlay(struct xdp_md *ctx)
 {
-	struct hdr_cursor cursor;
-	struct arp_ipv4 *arp;
-	struct l2_info l2;
+	struct host_ipv4 pkt;
 	struct udphdr *udp;
-	struct iphdr *ip;
-	int ret;
+	outcome_t result;
 
-	cursor_init(&cursor, ctx);
-	ret = parse_ethernet(&cursor, &l2);
-	if (ret < 0)
-		return drop_from(ret);
-	if (mac_is_multicast(l2.eth->h_source))
-		return drop(REASON_DROP_INVALID_SOURCE_MAC);
-
-	if (l2.proto == bpf_htons(ETH_P_ARP)) {
-		ret = parse_arp(&cursor, &arp);
-		return ret < 0 ? drop_from(ret) : pass(REASON_PASS_HOST);
-	}
-	if (l2.proto != bpf_htons(ETH_P_IP))
-		return pass(REASON_PASS_OTHER_ETHERTYPE);
-
-	ret = parse_ipv4(&cursor, &ip);
-	if (ret < 0)
-		return drop_from(ret);
-	if (CONFIG(verify_ipv4_checksum) && !ipv4_checksum_ok(ip, cursor.end))
-		return drop(REASON_DROP_BAD_IPV4_CHECKSUM);
-	if (ipv4_is_fragment(ip))
-		return pass(REASON_PASS_IPV4_FRAGMENT);
-	udp = cursor.pos;
-	ret = parse_l4(&cursor, ip->protocol);
-	if (ret < 0)
-		return drop_from(ret);
-
-	if (ip->protocol != IPPROTO_UDP || ip->daddr != CONFIG(vtep_ip))
+	if (host_ingress(ctx, &pkt, &result))
+		return result;
+	if (pkt.ip->protocol != IPPROTO_UDP || pkt.ip->daddr != CONFIG(vtep_ip))
 		return pass(REASON_PASS_HOST);
+	udp = pkt.l4;
 	/* Verifier: parse_l4 checked the UDP header through another copy of the pointer. */
-	if ((void *)(udp + 1) > cursor.end)
+	if ((void *)(udp + 1) > pkt.cursor.end)
 		return drop(REASON_DROP_TRUNCATED_L4);
 	if (udp->dest != bpf_htons(VXLAN_PORT))
 		return pass(REASON_PASS_HOST);
-	return vxlan_rx(ctx, &cursor, ip, udp);
+	return vxlan_rx(ctx, &pkt.cursor, pkt.ip, udp);
 }
 
 SEC("xdp")
