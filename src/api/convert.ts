@@ -92,7 +92,7 @@ export function portFromPb(m: pb.Port__Output): Port {
 }
 
 export function gatewayFromPb(m: pb.ExternalGateway__Output): ExternalGateway {
-  return { networkId: m.networkId, ipAddress: m.ipAddress, enableSnat: m.enableSnat, gatewayNodeVtepIp: m.gatewayNodeVtepIp };
+  return { networkId: m.networkId, ipAddress: m.ipAddress, enableSnat: m.enableSnat ?? true, gatewayNodeVtepIp: m.gatewayNodeVtepIp };
 }
 
 export function routerFromPb(m: pb.Router__Output): Router {

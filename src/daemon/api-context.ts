@@ -53,8 +53,9 @@ export function createApiContext(parts: DaemonParts): ApiContext & { metricsSour
     return { state: 'PENDING', code: '', message: '', revision: state.get(kind, id)?.revision ?? 0 };
   };
 
+  // Keys as the API names kinds elsewhere (snake_case): floating_ip, not floatingIp.
   const resourceCounts = (): Record<string, number> =>
-    Object.fromEntries(RESOURCE_KINDS.map((kind) => [kind, state.count(kind)]));
+    Object.fromEntries(RESOURCE_KINDS.map((kind) => [kind.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), state.count(kind)]));
 
   const nodeStatus = async (): Promise<pb.NodeStatus> => {
     const last = reconciler.summary();

@@ -80,7 +80,7 @@ describe('a running daemon', () => {
     // The fake dataplane attaches nothing and has no maps.
     expect(s.programs).toEqual([]);
     expect(s.maps).toEqual([]);
-    expect(s.resourceCounts).toEqual({ network: 0, subnet: 0, port: 0, router: 0, floatingIp: 0 });
+    expect(s.resourceCounts).toEqual({ network: 0, subnet: 0, port: 0, router: 0, floating_ip: 0 });
     expect(s.lastReconcile).not.toBeNull();
     expect(s.lastReconcile).toMatchObject({ kind: 'full', revision: '0', errors: 0, lastError: '' });
     expect(Number(s.lastReconcile!.startedUnixMs)).toBeGreaterThanOrEqual(Number(s.startedUnixMs));

@@ -349,6 +349,7 @@ describe('routers and floating IPs', () => {
       ipAddress: gw.ipAddress,
       enableSnat: true,
       gatewayNodeVtepIp: gw.gatewayNodeVtepIp,
+      _enableSnat: 'enableSnat', // proto-loader's marker for a proto3 optional that is set
     });
     expect(rev(withGw)).toBeGreaterThan(rev(withIface));
 

@@ -66,7 +66,7 @@ describe('Sync', () => {
     firstRevision = result.revision;
     const status = await a.nodeStatus();
     expect(status.desiredRevision).toBe(result.revision);
-    expect(status.resourceCounts).toEqual({ network: 2, subnet: 2, port: 1, router: 1, floatingIp: 1 });
+    expect(status.resourceCounts).toEqual({ network: 2, subnet: 2, port: 1, router: 1, floating_ip: 1 });
 
     // Defaults resolved as on create; every resource at the sync's revision; the floating IP's router derived.
     expect(await a.getNetwork(t.net.id!)).toMatchObject({ mtu: 1450, adminStateUp: true, revision: result.revision });
@@ -120,7 +120,7 @@ describe('Sync', () => {
     expect((await a.getRouter(t.router.id!)).revision).toBe(firstRevision);
     expect((await a.listPorts()).ports).toEqual([]);
     expect((await a.listFloatingIps()).floatingIps).toEqual([]);
-    expect((await a.nodeStatus()).resourceCounts).toEqual({ network: 3, subnet: 2, port: 0, router: 1, floatingIp: 0 });
+    expect((await a.nodeStatus()).resourceCounts).toEqual({ network: 3, subnet: 2, port: 0, router: 1, floating_ip: 0 });
     t = { ...t, net: renamed };
     await eventuallyState(() => a.getNetwork(extraNet.id!), 'RESOURCE_STATE_ACTIVE');
   });
@@ -231,7 +231,7 @@ describe('Sync', () => {
     const total = Object.values(before.resourceCounts).reduce((x, y) => x + y, 0);
     const result = await a.sync({});
     expect(count(result)).toEqual({ created: 0, updated: 0, deleted: total, unchanged: 0 });
-    expect((await a.nodeStatus()).resourceCounts).toEqual({ network: 0, subnet: 0, port: 0, router: 0, floatingIp: 0 });
+    expect((await a.nodeStatus()).resourceCounts).toEqual({ network: 0, subnet: 0, port: 0, router: 0, floating_ip: 0 });
     const view = await stateView(a);
     expect(view).toMatchObject({ networks: [], subnets: [], ports: [], routers: [], floatingIps: [], desiredRevision: result.revision });
   });

@@ -124,7 +124,7 @@ describe('status and stats', () => {
     const status = JSON.parse(await ok('status', '-o', 'json')) as Record<string, unknown>;
     expect(status).toMatchObject({ ready: true, config: { dataplane: 'fake', vtepIp: '192.0.2.1', underlayInterface: 'eth0' } });
     expect(status['desiredRevision']).toMatch(/^\d+$/);
-    expect(Object.keys(status['resourceCounts'] as object).sort()).toEqual(['floatingIp', 'network', 'port', 'router', 'subnet']);
+    expect(Object.keys(status['resourceCounts'] as object).sort()).toEqual(['floating_ip', 'network', 'port', 'router', 'subnet']);
   });
 
   it('stats: only reasons with packets by default (none on the fake dataplane), --all every one with its category', async () => {
