@@ -1,0 +1,465 @@
+// The reconciler's overlay tables (src/reconciler/tables.ts) as the exact map
+// writes the overlay programs read (bpf/lib/overlay_maps.h), and back.
+//
+// Pure: buffers in, buffers out, through the codecs of layouts.ts; no addon.
+// The caller (the BPF dataplane) writes each MapWrite with one map update and
+// lists a table by decoding what it reads from the maps.
+//
+//   networks   (vni)            -> xdpnet_networks: vni -> {mtu, flags}
+//   localPorts (interfaceName)  -> xdpnet_ports: ifindex -> {vni, mac, flags}
+//                                  xdpnet_tx_ports: ifindex -> ifindex
+//                                  xdpnet_port_src: one LPM entry per fixed IP
+//                                  (port MAC, /32) and per allowed pair
+//   fdb        (vni, mac)       -> xdpnet_fdb
+//   arp        (vni, ip)        -> xdpnet_arp
+//   floodList  (vni)            -> xdpnet_flood (capped: FloodListOverflowError)
+//
+// Interface names become ifindexes through a caller-supplied resolver (the
+// daemon uses rtnetlink); a name it does not know is InterfaceNotPresentError.
+//
+// What the maps do not hold: network_info has no network id and port_info no
+// port id, so decoding those two tables takes them from the caller
+// (DecodeContext.networkId / portId). Everything else round-trips from the
+// map bytes alone: decode(encode(entry)) is canonicalJson-equal to the entry.
+
+import { DataplaneError } from '../reconciler/dataplane.js';
+import { formatCidr, parseCidr } from '../reconciler/ipv4.js';
+import type {
+  ArpKey,
+  ArpValue,
+  FdbKey,
+  FdbValue,
+  FloodKey,
+  FloodValue,
+  LocalPortKey,
+  LocalPortValue,
+  NetworkKey,
+  NetworkValue,
+} from '../reconciler/tables.js';
+import type { DataplaneEntry } from '../reconciler/dataplane.js';
+import type { Uuid } from '../model/types.js';
+import { decode, encode, u32 } from './codec.js';
+import {
+  FDB_LOCAL,
+  FDB_REMOTE,
+  FDB_ROUTER,
+  FLOOD_MAX_LOCAL,
+  FLOOD_MAX_REMOTE,
+  NETWORK_F_ADMIN_UP,
+  PORT_F_ADMIN_UP,
+  PORT_F_PORT_SECURITY,
+  PORT_SRC_ALLOWED_PAIR,
+  PORT_SRC_FIXED_IP,
+  PORT_SRC_PREFIX_BITS,
+  arpEntry,
+  arpKey,
+  fdbEntry,
+  fdbKey,
+  floodList,
+  networkInfo,
+  portInfo,
+  portSrcKey,
+  portSrcValue,
+} from './layouts.js';
+
+// ---------------------------------------------------------------------------
+// Types
+
+export type OverlayMapName =
+  | 'xdpnet_networks'
+  | 'xdpnet_ports'
+  | 'xdpnet_tx_ports'
+  | 'xdpnet_port_src'
+  | 'xdpnet_fdb'
+  | 'xdpnet_arp'
+  | 'xdpnet_flood';
+
+/** One map update: exactly the key and value bytes the kernel gets. */
+export interface MapWrite {
+  map: OverlayMapName;
+  key: Buffer;
+  value: Buffer;
+}
+
+/** A key/value pair as read from a map. */
+export interface RawEntry {
+  key: Buffer;
+  value: Buffer;
+}
+
+/** Interface name -> ifindex; undefined when no such interface exists (yet). */
+export type IfindexOf = (interfaceName: string) => number | undefined;
+/** ifindex -> interface name; undefined when no such interface exists (any more). */
+export type InterfaceNameOf = (ifindex: number) => string | undefined;
+
+/** What decoding needs beyond the map bytes. */
+export interface DecodeContext {
+  interfaceName: InterfaceNameOf;
+  /** networks: the network id, which xdpnet_networks does not hold. */
+  networkId?: (vni: number) => Uuid | undefined;
+  /** localPorts: the port id, which xdpnet_ports does not hold. */
+  portId?: (ifindex: number, interfaceName: string) => Uuid | undefined;
+}
+
+/** What a local port becomes: its port, its transmit slot, its port-security entries. */
+export interface LocalPortWrites {
+  port: MapWrite;
+  txPort: MapWrite;
+  /** Sorted by key bytes; one per fixed IP and per allowed pair (a pair equal to a fixed IP shares its entry). */
+  portSrc: MapWrite[];
+}
+
+// ---------------------------------------------------------------------------
+// Errors
+
+/**
+ * An interface a table names (or an ifindex a map holds) is not on this node,
+ * yet or any more. UNAVAILABLE: the entry is right, the world is not there;
+ * the reconciler retries it on a later pass.
+ */
+export class InterfaceNotPresentError extends DataplaneError {
+  override name = 'InterfaceNotPresentError';
+
+  constructor(readonly what: { interfaceName: string } | { ifindex: number }) {
+    super(
+      'UNAVAILABLE',
+      'interfaceName' in what
+        ? `interface ${JSON.stringify(what.interfaceName)} is not present on this node (yet)`
+        : `ifindex ${what.ifindex} names no interface on this node`,
+    );
+  }
+}
+
+/** A flood list longer than the map's fixed arrays (FLOOD_MAX_LOCAL / FLOOD_MAX_REMOTE). */
+export class FloodListOverflowError extends DataplaneError {
+  override name = 'FloodListOverflowError';
+
+  constructor(
+    readonly vni: number,
+    readonly field: 'localInterfaces' | 'remoteVteps',
+    readonly count: number,
+    readonly limit: number,
+  ) {
+    super(
+      'RESOURCE_EXHAUSTED',
+      `VNI ${vni}: ${count} ${field === 'localInterfaces' ? 'local ports' : 'remote VTEPs'} to flood to, ` +
+        `the dataplane holds at most ${limit}`,
+    );
+  }
+}
+
+/** An entry that cannot be encoded (invalid value) or a map entry that is no table entry. */
+export class OverlayCodecError extends DataplaneError {
+  override name = 'OverlayCodecError';
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('INTERNAL', message, options);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Helpers
+
+const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+const PAD2 = Buffer.alloc(2);
+const ZERO16 = Buffer.alloc(16);
+const ANY = '0.0.0.0';
+
+function checkVni(vni: number): number {
+  if (!Number.isInteger(vni) || vni < 1 || vni > 0xffffff) throw new OverlayCodecError(`${vni} is not a VNI (1..16777215)`);
+  return vni;
+}
+
+/** Runs a codec step, turning its RangeError/TypeError into an OverlayCodecError naming the entry. */
+function codecStep<T>(what: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof DataplaneError) throw err;
+    throw new OverlayCodecError(`${what}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+}
+
+function ifindexOf(resolve: IfindexOf, interfaceName: string): number {
+  const ifindex = resolve(interfaceName);
+  if (ifindex === undefined) throw new InterfaceNotPresentError({ interfaceName });
+  if (!Number.isInteger(ifindex) || ifindex <= 0 || ifindex > 0xffffffff) {
+    throw new OverlayCodecError(`interface ${JSON.stringify(interfaceName)} resolved to an invalid ifindex ${ifindex}`);
+  }
+  return ifindex;
+}
+
+function nameOf(resolve: InterfaceNameOf, ifindex: number): string {
+  const name = resolve(ifindex);
+  if (name === undefined) throw new InterfaceNotPresentError({ ifindex });
+  return name;
+}
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** A canonical UUID as its 16 bytes (RFC 4122 order: the text's hex digits in order). */
+export function uuidBytes(id: Uuid): Buffer {
+  if (!UUID_RE.test(id)) throw new OverlayCodecError(`${JSON.stringify(id)} is not a canonical (lower-case) UUID`);
+  return Buffer.from(id.replaceAll('-', ''), 'hex');
+}
+
+/** 16 bytes as a canonical UUID. */
+export function uuidText(bytes: Buffer): Uuid {
+  const h = bytes.toString('hex');
+  if (h.length !== 32) throw new OverlayCodecError(`a UUID is 16 bytes, got ${bytes.length}`);
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+/** A canonical CIDR ("a.b.c.d/n", host bits clear): anything else would decode to a different string. */
+function canonicalCidr(text: string): { ip: string; prefixLength: number } {
+  const c = parseCidr(text);
+  if (!c || !text.includes('/') || formatCidr(c) !== text) {
+    throw new OverlayCodecError(`${JSON.stringify(text)} is not a canonical IPv4 CIDR`);
+  }
+  return { ip: text.slice(0, text.indexOf('/')), prefixLength: c.prefixLength };
+}
+
+function expectSize(map: OverlayMapName, part: 'key' | 'value', buf: Buffer, size: number): void {
+  if (buf.length !== size) throw new OverlayCodecError(`${map}: a ${part} is ${size} bytes, got ${buf.length}`);
+}
+
+// ---------------------------------------------------------------------------
+// Keys alone (for deletes)
+
+export const networkMapKey = (key: NetworkKey): Buffer => encode(u32, checkVni(key.vni));
+export const floodMapKey = (key: FloodKey): Buffer => encode(u32, checkVni(key.vni));
+export const portMapKey = (ifindex: number): Buffer => encode(u32, ifindex);
+export const fdbMapKey = (key: FdbKey): Buffer =>
+  codecStep(`fdb ${key.vni}/${key.macAddress}`, () => fdbKey.encode({ vni: checkVni(key.vni), mac: key.macAddress, pad: PAD2 }));
+export const arpMapKey = (key: ArpKey): Buffer =>
+  codecStep(`arp ${key.vni}/${key.ipAddress}`, () => arpKey.encode({ vni: checkVni(key.vni), ip: key.ipAddress }));
+
+// ---------------------------------------------------------------------------
+// networks -> xdpnet_networks
+
+/**
+ * network_info.mtu is "the largest L3 packet (IPv4 total length) a port may
+ * send": xdp_port drops when the IPv4 total length exceeds it. That is the
+ * Neutron network MTU as it is (an L3 MTU), so it is written unchanged.
+ */
+export function encodeNetwork(key: NetworkKey, value: NetworkValue): MapWrite {
+  if (!Number.isInteger(value.mtu) || value.mtu < 68 || value.mtu > 0xffff) {
+    throw new OverlayCodecError(`VNI ${key.vni}: MTU ${value.mtu} is not an IPv4 MTU (68..65535)`);
+  }
+  return {
+    map: 'xdpnet_networks',
+    key: networkMapKey(key),
+    value: networkInfo.encode({ mtu: value.mtu, flags: value.adminStateUp ? NETWORK_F_ADMIN_UP : 0 }),
+  };
+}
+
+export function decodeNetwork(entry: RawEntry, ctx: Pick<DecodeContext, 'networkId'>): DataplaneEntry<'networks'> {
+  expectSize('xdpnet_networks', 'key', entry.key, u32.size);
+  expectSize('xdpnet_networks', 'value', entry.value, networkInfo.size);
+  const vni = decode(u32, entry.key);
+  const info = networkInfo.decode(entry.value);
+  if ((info.flags & ~NETWORK_F_ADMIN_UP) !== 0) throw new OverlayCodecError(`xdpnet_networks ${vni}: unknown flags 0x${info.flags.toString(16)}`);
+  const networkId = ctx.networkId?.(vni);
+  if (networkId === undefined) throw new OverlayCodecError(`xdpnet_networks ${vni}: the network id is not in the map and the caller does not know it`);
+  return { key: { vni }, value: { networkId, mtu: info.mtu, adminStateUp: (info.flags & NETWORK_F_ADMIN_UP) !== 0 } };
+}
+
+// ---------------------------------------------------------------------------
+// localPorts -> xdpnet_ports + xdpnet_tx_ports + xdpnet_port_src
+
+/** An xdpnet_tx_ports entry (also for the underlay interface). */
+export function txPortWrite(ifindex: number): MapWrite {
+  return { map: 'xdpnet_tx_ports', key: encode(u32, ifindex), value: encode(u32, ifindex) };
+}
+
+function portSrcWrite(ifindex: number, mac: string, ip: string, prefixLength: number, kind: number): MapWrite {
+  return {
+    map: 'xdpnet_port_src',
+    key: portSrcKey.encode({ prefixlen: PORT_SRC_PREFIX_BITS + prefixLength, ifindex, mac, pad: PAD2, ip }),
+    value: portSrcValue.encode({ kind }),
+  };
+}
+
+/**
+ * The port, its transmit slot and its port-security entries. The source
+ * entries are written whether or not port security is on (the program reads
+ * them only when it is): they are where the fixed IPs and pairs live.
+ *
+ * A pair that is exactly a fixed IP with the port's MAC (x/32) has the same
+ * LPM key as the fixed IP; its kind is then PORT_SRC_FIXED_IP |
+ * PORT_SRC_ALLOWED_PAIR (the kind is informational for the program), so that
+ * both decode back.
+ */
+export function encodeLocalPort(key: LocalPortKey, value: LocalPortValue, resolve: IfindexOf): LocalPortWrites {
+  const ifindex = ifindexOf(resolve, key.interfaceName);
+  const what = `localPorts ${key.interfaceName}`;
+  const flags = (value.adminStateUp ? PORT_F_ADMIN_UP : 0) | (value.portSecurityEnabled ? PORT_F_PORT_SECURITY : 0);
+  const port = codecStep(what, () => portInfo.encode({ vni: checkVni(value.vni), mac: value.macAddress, flags, pad: 0 }));
+
+  // LPM key bytes (hex) -> [write args, kind bits]
+  const src = new Map<string, { mac: string; ip: string; prefixLength: number; kind: number }>();
+  const add = (mac: string, ip: string, prefixLength: number, kind: number) => {
+    const k = codecStep(what, () => portSrcWrite(ifindex, mac, ip, prefixLength, 0)).key.toString('hex');
+    const prev = src.get(k);
+    src.set(k, { mac, ip, prefixLength, kind: (prev?.kind ?? 0) | kind });
+  };
+  for (const ip of value.ipAddresses) add(value.macAddress, canonicalCidr(`${ip}/32`).ip, 32, PORT_SRC_FIXED_IP);
+  for (const pair of value.allowedAddressPairs) {
+    const c = canonicalCidr(pair.cidr);
+    add(pair.macAddress, c.ip, c.prefixLength, PORT_SRC_ALLOWED_PAIR);
+  }
+  const portSrc = [...src.entries()]
+    .sort(([a], [b]) => cmp(a, b))
+    .map(([, s]) => portSrcWrite(ifindex, s.mac, s.ip, s.prefixLength, s.kind));
+
+  return { port: { map: 'xdpnet_ports', key: portMapKey(ifindex), value: port }, txPort: txPortWrite(ifindex), portSrc };
+}
+
+/**
+ * One local port back from its xdpnet_ports entry and the xdpnet_port_src
+ * entries (those of other ifindexes are ignored, so all of the map may be
+ * passed).
+ */
+export function decodeLocalPort(port: RawEntry, portSrc: readonly RawEntry[], ctx: DecodeContext): DataplaneEntry<'localPorts'> {
+  expectSize('xdpnet_ports', 'key', port.key, u32.size);
+  expectSize('xdpnet_ports', 'value', port.value, portInfo.size);
+  const ifindex = decode(u32, port.key);
+  const info = portInfo.decode(port.value);
+  const known = PORT_F_ADMIN_UP | PORT_F_PORT_SECURITY;
+  if ((info.flags & ~known) !== 0) throw new OverlayCodecError(`xdpnet_ports ${ifindex}: unknown flags 0x${info.flags.toString(16)}`);
+  const interfaceName = nameOf(ctx.interfaceName, ifindex);
+  const portId = ctx.portId?.(ifindex, interfaceName);
+  if (portId === undefined) throw new OverlayCodecError(`xdpnet_ports ${ifindex} (${interfaceName}): the port id is not in the map and the caller does not know it`);
+
+  const ipAddresses: string[] = [];
+  const pairs: { cidr: string; macAddress: string }[] = [];
+  for (const e of portSrc) {
+    expectSize('xdpnet_port_src', 'key', e.key, portSrcKey.size);
+    expectSize('xdpnet_port_src', 'value', e.value, portSrcValue.size);
+    const k = portSrcKey.decode(e.key);
+    if (k.ifindex !== ifindex) continue;
+    const prefixLength = k.prefixlen - PORT_SRC_PREFIX_BITS;
+    const { kind } = portSrcValue.decode(e.value);
+    const bad = (why: string) => new OverlayCodecError(`xdpnet_port_src ${ifindex}/${k.mac}/${k.ip}/${prefixLength}: ${why}`);
+    if (prefixLength < 0 || prefixLength > 32) throw bad('prefix length out of range');
+    if (kind === 0 || (kind & ~(PORT_SRC_FIXED_IP | PORT_SRC_ALLOWED_PAIR)) !== 0) throw bad(`unknown kind ${kind}`);
+    if (kind & PORT_SRC_FIXED_IP) {
+      if (prefixLength !== 32 || k.mac !== info.mac) throw bad('a fixed IP is a /32 with the port’s MAC');
+      ipAddresses.push(k.ip);
+    }
+    if (kind & PORT_SRC_ALLOWED_PAIR) pairs.push({ cidr: `${k.ip}/${prefixLength}`, macAddress: k.mac });
+  }
+  ipAddresses.sort(cmp);
+  pairs.sort((x, y) => cmp(x.cidr, y.cidr) || cmp(x.macAddress, y.macAddress));
+  return {
+    key: { interfaceName },
+    value: {
+      portId,
+      vni: info.vni,
+      macAddress: info.mac,
+      ipAddresses,
+      portSecurityEnabled: (info.flags & PORT_F_PORT_SECURITY) !== 0,
+      allowedAddressPairs: pairs,
+      adminStateUp: (info.flags & PORT_F_ADMIN_UP) !== 0,
+    },
+  };
+}
+
+/** Every local port from all of xdpnet_ports and xdpnet_port_src, sorted by interface name. */
+export function decodeLocalPorts(ports: readonly RawEntry[], portSrc: readonly RawEntry[], ctx: DecodeContext): DataplaneEntry<'localPorts'>[] {
+  const byIfindex = new Map<number, RawEntry[]>();
+  for (const e of portSrc) {
+    expectSize('xdpnet_port_src', 'key', e.key, portSrcKey.size);
+    const ifindex = portSrcKey.decode(e.key).ifindex;
+    let list = byIfindex.get(ifindex);
+    if (!list) byIfindex.set(ifindex, (list = []));
+    list.push(e);
+  }
+  return ports
+    .map((p) => decodeLocalPort(p, byIfindex.get(p.key.length === 4 ? decode(u32, p.key) : -1) ?? [], ctx))
+    .sort((a, b) => cmp(a.key.interfaceName, b.key.interfaceName));
+}
+
+// ---------------------------------------------------------------------------
+// fdb -> xdpnet_fdb
+
+export function encodeFdb(key: FdbKey, value: FdbValue, resolve: IfindexOf): MapWrite {
+  const what = `fdb ${key.vni}/${key.macAddress}`;
+  const loc = value.location;
+  const entry =
+    loc.kind === 'local'
+      ? { kind: FDB_LOCAL, ifindex: ifindexOf(resolve, loc.interfaceName), vtep_ip: ANY, router_id: ZERO16 }
+      : loc.kind === 'remote'
+        ? { kind: FDB_REMOTE, ifindex: 0, vtep_ip: loc.vtepIp, router_id: ZERO16 }
+        : { kind: FDB_ROUTER, ifindex: 0, vtep_ip: ANY, router_id: uuidBytes(loc.routerId) };
+  return { map: 'xdpnet_fdb', key: fdbMapKey(key), value: codecStep(what, () => fdbEntry.encode(entry)) };
+}
+
+export function decodeFdb(entry: RawEntry, resolve: InterfaceNameOf): DataplaneEntry<'fdb'> {
+  expectSize('xdpnet_fdb', 'key', entry.key, fdbKey.size);
+  expectSize('xdpnet_fdb', 'value', entry.value, fdbEntry.size);
+  const k = fdbKey.decode(entry.key);
+  const v = fdbEntry.decode(entry.value);
+  const key = { vni: k.vni, macAddress: k.mac };
+  switch (v.kind) {
+    case FDB_LOCAL:
+      return { key, value: { location: { kind: 'local', interfaceName: nameOf(resolve, v.ifindex) } } };
+    case FDB_REMOTE:
+      return { key, value: { location: { kind: 'remote', vtepIp: v.vtep_ip } } };
+    case FDB_ROUTER:
+      return { key, value: { location: { kind: 'router', routerId: uuidText(v.router_id) } } };
+    default:
+      throw new OverlayCodecError(`xdpnet_fdb ${k.vni}/${k.mac}: unknown kind ${v.kind}`);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// arp -> xdpnet_arp
+
+export function encodeArp(key: ArpKey, value: ArpValue): MapWrite {
+  const what = `arp ${key.vni}/${key.ipAddress}`;
+  return { map: 'xdpnet_arp', key: arpMapKey(key), value: codecStep(what, () => arpEntry.encode({ mac: value.macAddress, pad: PAD2 })) };
+}
+
+export function decodeArp(entry: RawEntry): DataplaneEntry<'arp'> {
+  expectSize('xdpnet_arp', 'key', entry.key, arpKey.size);
+  expectSize('xdpnet_arp', 'value', entry.value, arpEntry.size);
+  const k = arpKey.decode(entry.key);
+  return { key: { vni: k.vni, ipAddress: k.ip }, value: { macAddress: arpEntry.decode(entry.value).mac } };
+}
+
+// ---------------------------------------------------------------------------
+// floodList -> xdpnet_flood
+
+/** Throws FloodListOverflowError (RESOURCE_EXHAUSTED) past FLOOD_MAX_LOCAL / FLOOD_MAX_REMOTE. */
+export function encodeFlood(key: FloodKey, value: FloodValue, resolve: IfindexOf): MapWrite {
+  if (value.localInterfaces.length > FLOOD_MAX_LOCAL) {
+    throw new FloodListOverflowError(key.vni, 'localInterfaces', value.localInterfaces.length, FLOOD_MAX_LOCAL);
+  }
+  if (value.remoteVteps.length > FLOOD_MAX_REMOTE) {
+    throw new FloodListOverflowError(key.vni, 'remoteVteps', value.remoteVteps.length, FLOOD_MAX_REMOTE);
+  }
+  const local_ifindex = value.localInterfaces.map((name) => ifindexOf(resolve, name));
+  const remote_vtep = [...value.remoteVteps];
+  const encoded = codecStep(`floodList ${key.vni}`, () =>
+    floodList.encode({ local_count: local_ifindex.length, remote_count: remote_vtep.length, local_ifindex, remote_vtep }),
+  );
+  return { map: 'xdpnet_flood', key: floodMapKey(key), value: encoded };
+}
+
+export function decodeFlood(entry: RawEntry, resolve: InterfaceNameOf): DataplaneEntry<'floodList'> {
+  expectSize('xdpnet_flood', 'key', entry.key, u32.size);
+  expectSize('xdpnet_flood', 'value', entry.value, floodList.size);
+  const vni = decode(u32, entry.key);
+  const v = floodList.decode(entry.value);
+  if (v.local_count > FLOOD_MAX_LOCAL || v.remote_count > FLOOD_MAX_REMOTE) {
+    throw new OverlayCodecError(`xdpnet_flood ${vni}: counts ${v.local_count}/${v.remote_count} exceed the arrays`);
+  }
+  return {
+    key: { vni },
+    value: {
+      remoteVteps: v.remote_vtep.slice(0, v.remote_count).sort(cmp),
+      localInterfaces: v.local_ifindex.slice(0, v.local_count).map((i) => nameOf(resolve, i)).sort(cmp),
+    },
+  };
+}

@@ -1,0 +1,291 @@
+// src/dataplane/overlay-encode.ts: the overlay tables as map bytes and back.
+// Round trips (decode(encode(entry)) canonicalJson-equal to the entry) for
+// every table, byte-exact encodings written out by hand, and the typed errors.
+import { endianness } from 'node:os';
+import { describe, expect, it } from 'vitest';
+import { DataplaneError } from '../../src/reconciler/dataplane.js';
+import { canonicalJson } from '../../src/reconciler/canonical.js';
+import type { TableKey, TableName, TableValue } from '../../src/reconciler/tables.js';
+import {
+  type DecodeContext,
+  FloodListOverflowError,
+  InterfaceNotPresentError,
+  type MapWrite,
+  OverlayCodecError,
+  type RawEntry,
+  decodeArp,
+  decodeFdb,
+  decodeFlood,
+  decodeLocalPort,
+  decodeLocalPorts,
+  decodeNetwork,
+  encodeArp,
+  encodeFdb,
+  encodeFlood,
+  encodeLocalPort,
+  encodeNetwork,
+  uuidBytes,
+  uuidText,
+} from '../../src/dataplane/overlay-encode.js';
+import { FLOOD_MAX_LOCAL, FLOOD_MAX_REMOTE, floodList } from '../../src/dataplane/layouts.js';
+
+const LE = endianness() === 'LE';
+const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
+const raw = (w: MapWrite): RawEntry => ({ key: w.key, value: w.value });
+
+// Two networks sharing CIDR (10.0.0.0/24) and MACs, as in the BPF world.
+const RED = 100;
+const BLUE = 200;
+const RED_ID = '0b3c1a52-6f0e-4d7e-9a55-2c1d1e4f9a01';
+const BLUE_ID = '0b3c1a52-6f0e-4d7e-9a55-2c1d1e4f9a02';
+const ROUTER_ID = '5d2a7c4e-0b8f-4a3c-9e1d-2f3a4b5c6d7e';
+const P1_ID = '7f000000-0000-4000-8000-000000000001';
+const P2_ID = '7f000000-0000-4000-8000-000000000002';
+const P3_ID = '7f000000-0000-4000-8000-000000000003';
+const M1 = '02:00:00:00:01:01';
+const M2 = '02:00:00:00:01:02';
+const PAIR_MAC = '02:00:00:00:0a:0a';
+
+const IFINDEX: Record<string, number> = { tap1: 7, tap2: 8, tap3: 9 };
+const ifindexOf = (name: string) => IFINDEX[name];
+const nameOf = (ifindex: number) => Object.keys(IFINDEX).find((n) => IFINDEX[n] === ifindex);
+const NETWORK_IDS: Record<number, string> = { [RED]: RED_ID, [BLUE]: BLUE_ID };
+const PORT_IDS: Record<string, string> = { tap1: P1_ID, tap2: P2_ID, tap3: P3_ID };
+const ctx: DecodeContext = {
+  interfaceName: nameOf,
+  networkId: (vni) => NETWORK_IDS[vni],
+  portId: (_ifindex, name) => PORT_IDS[name],
+};
+
+type Sample<T extends TableName> = { key: TableKey<T>; value: TableValue<T> };
+const same = (a: unknown, b: unknown) => expect(canonicalJson(a)).toBe(canonicalJson(b));
+
+const networks: Sample<'networks'>[] = [
+  { key: { vni: RED }, value: { networkId: RED_ID, mtu: 1450, adminStateUp: true } },
+  { key: { vni: BLUE }, value: { networkId: BLUE_ID, mtu: 1450, adminStateUp: false } },
+];
+
+const localPorts: Sample<'localPorts'>[] = [
+  {
+    key: { interfaceName: 'tap1' },
+    value: {
+      portId: P1_ID,
+      vni: RED,
+      macAddress: M1,
+      ipAddresses: ['10.0.0.11', '10.0.0.111', '10.0.0.2'],
+      portSecurityEnabled: true,
+      allowedAddressPairs: [
+        // The same as the fixed IP 10.0.0.11 with the port's MAC: one LPM key, both kinds.
+        { cidr: '10.0.0.11/32', macAddress: M1 },
+        { cidr: '10.0.1.0/24', macAddress: M1 },
+        { cidr: '192.168.50.0/28', macAddress: M1 },
+        { cidr: '192.168.50.0/28', macAddress: PAIR_MAC },
+      ],
+      adminStateUp: true,
+    },
+  },
+  {
+    key: { interfaceName: 'tap2' },
+    value: { portId: P2_ID, vni: RED, macAddress: M2, ipAddresses: ['10.0.0.12'], portSecurityEnabled: true, allowedAddressPairs: [], adminStateUp: false },
+  },
+  // Blue: same MAC and IP as tap1 on red.
+  {
+    key: { interfaceName: 'tap3' },
+    value: { portId: P3_ID, vni: BLUE, macAddress: M1, ipAddresses: ['10.0.0.11'], portSecurityEnabled: false, allowedAddressPairs: [{ cidr: '0.0.0.0/0', macAddress: M1 }], adminStateUp: true },
+  },
+];
+
+const fdb: Sample<'fdb'>[] = [
+  { key: { vni: RED, macAddress: M1 }, value: { location: { kind: 'local', interfaceName: 'tap1' } } },
+  { key: { vni: RED, macAddress: M2 }, value: { location: { kind: 'local', interfaceName: 'tap2' } } },
+  { key: { vni: RED, macAddress: '02:00:00:00:02:01' }, value: { location: { kind: 'remote', vtepIp: '192.0.2.2' } } },
+  { key: { vni: RED, macAddress: 'fa:16:3e:00:00:01' }, value: { location: { kind: 'router', routerId: ROUTER_ID } } },
+  { key: { vni: BLUE, macAddress: M1 }, value: { location: { kind: 'local', interfaceName: 'tap3' } } },
+  { key: { vni: BLUE, macAddress: M2 }, value: { location: { kind: 'remote', vtepIp: '192.0.2.3' } } },
+];
+
+const arp: Sample<'arp'>[] = [
+  { key: { vni: RED, ipAddress: '10.0.0.1' }, value: { macAddress: 'fa:16:3e:00:00:01' } },
+  { key: { vni: RED, ipAddress: '10.0.0.11' }, value: { macAddress: M1 } },
+  { key: { vni: BLUE, ipAddress: '10.0.0.11' }, value: { macAddress: M1 } },
+  { key: { vni: BLUE, ipAddress: '10.0.0.12' }, value: { macAddress: M2 } },
+];
+
+const flood: Sample<'floodList'>[] = [
+  { key: { vni: RED }, value: { remoteVteps: ['192.0.2.10', '192.0.2.2', '192.0.2.3'], localInterfaces: ['tap1', 'tap2'] } },
+  { key: { vni: BLUE }, value: { remoteVteps: [], localInterfaces: ['tap3'] } },
+  { key: { vni: 16777215 }, value: { remoteVteps: ['198.51.100.7'], localInterfaces: [] } },
+];
+
+describe('overlay-encode: round trips', () => {
+  it('networks', () => {
+    for (const e of networks) same(decodeNetwork(raw(encodeNetwork(e.key, e.value)), ctx), e);
+  });
+
+  it('localPorts, one at a time and listed from whole maps', () => {
+    const writes = localPorts.map((e) => encodeLocalPort(e.key, e.value, ifindexOf));
+    localPorts.forEach((e, i) => same(decodeLocalPort(raw(writes[i]!.port), writes[i]!.portSrc.map(raw), ctx), e));
+    // All port-source entries of every port together, in scrambled order, as a map dump would give them.
+    const allSrc = writes.flatMap((w) => w.portSrc.map(raw)).reverse();
+    same(decodeLocalPorts(writes.map((w) => raw(w.port)).reverse(), allSrc, ctx), localPorts);
+  });
+
+  it('localPorts: one /32 per fixed IP, one per allowed pair, a pair equal to a fixed IP shares its key', () => {
+    const w = encodeLocalPort(localPorts[0]!.key, localPorts[0]!.value, ifindexOf);
+    // 3 fixed IPs + 4 pairs - 1 shared = 6 LPM entries
+    expect(w.portSrc).toHaveLength(6);
+    expect(new Set(w.portSrc.map((s) => s.key.toString('hex'))).size).toBe(6);
+    expect(w.portSrc.every((s) => s.map === 'xdpnet_port_src')).toBe(true);
+    expect(w.port.map).toBe('xdpnet_ports');
+    expect(w.txPort).toEqual({ map: 'xdpnet_tx_ports', key: w.port.key, value: w.port.key });
+  });
+
+  it('localPorts on networks sharing MAC and IP: same LPM bytes but for the ifindex', () => {
+    const red = encodeLocalPort({ interfaceName: 'tap1' }, { ...localPorts[2]!.value, vni: RED, allowedAddressPairs: [] }, ifindexOf);
+    const blue = encodeLocalPort({ interfaceName: 'tap3' }, { ...localPorts[2]!.value, allowedAddressPairs: [] }, ifindexOf);
+    expect(red.portSrc[0]!.key.subarray(4, 8).equals(blue.portSrc[0]!.key.subarray(4, 8))).toBe(false);
+    expect(red.portSrc[0]!.key.subarray(8).equals(blue.portSrc[0]!.key.subarray(8))).toBe(true);
+  });
+
+  it('fdb: local, remote and router locations; the same MAC on two networks has different keys', () => {
+    const writes = fdb.map((e) => encodeFdb(e.key, e.value, ifindexOf));
+    fdb.forEach((e, i) => same(decodeFdb(raw(writes[i]!), nameOf), e));
+    expect(new Set(writes.map((w) => w.key.toString('hex'))).size).toBe(fdb.length);
+  });
+
+  it('arp: the same IP on two networks has different keys', () => {
+    const writes = arp.map((e) => encodeArp(e.key, e.value));
+    arp.forEach((e, i) => same(decodeArp(raw(writes[i]!)), e));
+    expect(new Set(writes.map((w) => w.key.toString('hex'))).size).toBe(arp.length);
+  });
+
+  it('floodList, including empty sides and the largest VNI', () => {
+    for (const e of flood) same(decodeFlood(raw(encodeFlood(e.key, e.value, ifindexOf)), nameOf), e);
+  });
+
+  it('floodList at exactly the caps', () => {
+    const names = Array.from({ length: FLOOD_MAX_LOCAL }, (_, i) => `if${String(i).padStart(3, '0')}`);
+    const vteps = Array.from({ length: FLOOD_MAX_REMOTE }, (_, i) => `10.${i >> 8}.${i & 255}.1`).sort();
+    const idx = (n: string) => 1000 + Number(n.slice(2));
+    const e = { key: { vni: 5 }, value: { remoteVteps: vteps, localInterfaces: names } };
+    same(decodeFlood(raw(encodeFlood(e.key, e.value, idx)), (i) => `if${String(i - 1000).padStart(3, '0')}`), e);
+  });
+
+  it('UUIDs: text <-> 16 bytes in text order', () => {
+    expect(uuidBytes(ROUTER_ID).toString('hex')).toBe('5d2a7c4e0b8f4a3c9e1d2f3a4b5c6d7e');
+    expect(uuidText(uuidBytes(ROUTER_ID))).toBe(ROUTER_ID);
+  });
+});
+
+describe.runIf(LE)('overlay-encode: exact bytes (little-endian host)', () => {
+  it('xdpnet_networks: VNI and MTU host order, MTU is the network MTU as is', () => {
+    const w = encodeNetwork({ vni: RED }, { networkId: RED_ID, mtu: 1450, adminStateUp: true });
+    expect(w.map).toBe('xdpnet_networks');
+    expect(w.key.toString('hex')).toBe('64000000');
+    expect(w.value.toString('hex')).toBe('aa050000' + '01000000');
+    const down = encodeNetwork({ vni: 0x123456 }, { networkId: RED_ID, mtu: 9000, adminStateUp: false });
+    expect(down.key.toString('hex')).toBe('56341200');
+    expect(down.value.toString('hex')).toBe('28230000' + '00000000');
+  });
+
+  it('xdpnet_ports and xdpnet_port_src: host-order ifindex/prefixlen, network-order IP', () => {
+    const w = encodeLocalPort({ interfaceName: 'tap1' }, { ...localPorts[0]!.value, allowedAddressPairs: [{ cidr: '192.168.50.0/28', macAddress: PAIR_MAC }], ipAddresses: ['10.0.0.11'] }, ifindexOf);
+    expect(w.port.key.equals(hex('07000000'))).toBe(true);
+    expect(w.port.value.equals(hex('64000000 020000000101 03 00'))).toBe(true);
+    expect(w.txPort.value.equals(hex('07000000'))).toBe(true);
+    expect(w.portSrc.map((s) => [s.key.toString('hex'), s.value.toString('hex')])).toEqual([
+      // (sorted by key bytes)
+      // prefixlen 96+28, ifindex 7, pair MAC, pad, 192.168.50.0; kind ALLOWED_PAIR
+      [hex('7c000000 07000000 020000000a0a 0000 c0a83200').toString('hex'), '02000000'],
+      // prefixlen 96+32, ifindex 7, port MAC, pad, 10.0.0.11; kind FIXED_IP
+      [hex('80000000 07000000 020000000101 0000 0a00000b').toString('hex'), '01000000'],
+    ]);
+  });
+
+  it('a pair equal to a fixed IP: one entry, kind FIXED_IP|ALLOWED_PAIR', () => {
+    const w = encodeLocalPort({ interfaceName: 'tap2' }, { ...localPorts[1]!.value, allowedAddressPairs: [{ cidr: '10.0.0.12/32', macAddress: M2 }] }, ifindexOf);
+    expect(w.portSrc.map((s) => s.value.toString('hex'))).toEqual(['03000000']);
+    expect(w.port.value.equals(hex('64000000 020000000102 02 00'))).toBe(true); // admin down, port security on
+  });
+
+  it('xdpnet_fdb: remote VTEP in network order, router id as UUID bytes', () => {
+    const remote = encodeFdb(fdb[2]!.key, fdb[2]!.value, ifindexOf);
+    expect(remote.key.equals(hex('64000000 020000000201 0000'))).toBe(true);
+    expect(remote.value.equals(hex('02000000 00000000 c0000202' + '00'.repeat(16)))).toBe(true);
+    const router = encodeFdb(fdb[3]!.key, fdb[3]!.value, ifindexOf);
+    expect(router.value.equals(hex('03000000 00000000 00000000 5d2a7c4e0b8f4a3c9e1d2f3a4b5c6d7e'))).toBe(true);
+    const local = encodeFdb(fdb[4]!.key, fdb[4]!.value, ifindexOf);
+    expect(local.key.equals(hex('c8000000 020000000101 0000'))).toBe(true);
+    expect(local.value.equals(hex('01000000 09000000 00000000' + '00'.repeat(16)))).toBe(true);
+  });
+
+  it('xdpnet_arp', () => {
+    const w = encodeArp({ vni: BLUE, ipAddress: '10.0.0.12' }, { macAddress: M2 });
+    expect(w.key.equals(hex('c8000000 0a00000c'))).toBe(true);
+    expect(w.value.equals(hex('020000000102 0000'))).toBe(true);
+  });
+
+  it('xdpnet_flood: counts, ifindexes in host order, VTEPs in network order, the rest zero', () => {
+    const w = encodeFlood(flood[0]!.key, flood[0]!.value, ifindexOf);
+    expect(w.key.equals(hex('64000000'))).toBe(true);
+    expect(w.value).toHaveLength(floodList.size);
+    const want = Buffer.alloc(floodList.size);
+    hex('02000000 03000000 07000000 08000000').copy(want, 0);
+    hex('c000020a c0000202 c0000203').copy(want, 8 + 4 * FLOOD_MAX_LOCAL);
+    expect(w.value.equals(want)).toBe(true);
+  });
+});
+
+describe('overlay-encode: errors', () => {
+  it('a flood list over the caps is RESOURCE_EXHAUSTED', () => {
+    const many = Array.from({ length: FLOOD_MAX_LOCAL + 1 }, (_, i) => `if${i}`);
+    const tooLocal = () => encodeFlood({ vni: 7 }, { remoteVteps: [], localInterfaces: many }, () => 5);
+    expect(tooLocal).toThrow(FloodListOverflowError);
+    try {
+      tooLocal();
+    } catch (err) {
+      expect(err).toBeInstanceOf(DataplaneError);
+      expect(err).toMatchObject({ code: 'RESOURCE_EXHAUSTED', vni: 7, field: 'localInterfaces', count: 65, limit: 64 });
+    }
+    const vteps = Array.from({ length: FLOOD_MAX_REMOTE + 1 }, (_, i) => `10.1.${i >> 8}.${i & 255}`);
+    expect(() => encodeFlood({ vni: 7 }, { remoteVteps: vteps, localInterfaces: [] }, () => 5)).toThrow(
+      expect.objectContaining({ code: 'RESOURCE_EXHAUSTED', field: 'remoteVteps', count: 257, limit: 256 }),
+    );
+  });
+
+  it('an interface not present yet is a typed UNAVAILABLE error, from every table that names one', () => {
+    const missing = expect.objectContaining({ name: 'InterfaceNotPresentError', code: 'UNAVAILABLE', what: { interfaceName: 'tap-gone' } });
+    expect(() => encodeLocalPort({ interfaceName: 'tap-gone' }, localPorts[1]!.value, ifindexOf)).toThrow(missing);
+    expect(() => encodeFdb({ vni: RED, macAddress: M1 }, { location: { kind: 'local', interfaceName: 'tap-gone' } }, ifindexOf)).toThrow(missing);
+    expect(() => encodeFlood({ vni: RED }, { remoteVteps: [], localInterfaces: ['tap1', 'tap-gone'] }, ifindexOf)).toThrow(missing);
+    expect(() => encodeFlood({ vni: RED }, { remoteVteps: [], localInterfaces: ['tap-gone'] }, ifindexOf)).toThrow(InterfaceNotPresentError);
+  });
+
+  it('an ifindex that names no interface any more, when decoding', () => {
+    const w = encodeFdb(fdb[0]!.key, fdb[0]!.value, ifindexOf);
+    expect(() => decodeFdb(raw(w), () => undefined)).toThrow(
+      expect.objectContaining({ name: 'InterfaceNotPresentError', code: 'UNAVAILABLE', what: { ifindex: 7 } }),
+    );
+  });
+
+  it('ids the maps do not hold must come from the caller', () => {
+    const n = encodeNetwork(networks[0]!.key, networks[0]!.value);
+    expect(() => decodeNetwork(raw(n), {})).toThrow(OverlayCodecError);
+    const p = encodeLocalPort(localPorts[1]!.key, localPorts[1]!.value, ifindexOf);
+    expect(() => decodeLocalPort(raw(p.port), p.portSrc.map(raw), { interfaceName: nameOf })).toThrow(/port id/);
+  });
+
+  it('invalid values are INTERNAL codec errors, not crashes', () => {
+    const bad = (fn: () => unknown) => expect(fn).toThrow(expect.objectContaining({ name: 'OverlayCodecError', code: 'INTERNAL' }));
+    bad(() => encodeNetwork({ vni: 0 }, networks[0]!.value));
+    bad(() => encodeNetwork({ vni: 1 << 24 }, networks[0]!.value));
+    bad(() => encodeNetwork({ vni: 1 }, { ...networks[0]!.value, mtu: 0 }));
+    bad(() => encodeArp({ vni: 1, ipAddress: 'fe80::1' }, { macAddress: M1 }));
+    bad(() => encodeArp({ vni: 1, ipAddress: '10.0.0.1' }, { macAddress: 'nope' }));
+    bad(() => encodeFdb({ vni: 1, macAddress: M1 }, { location: { kind: 'router', routerId: 'not-a-uuid' } }, ifindexOf));
+    // A non-canonical CIDR would never decode back to the same text.
+    bad(() => encodeLocalPort({ interfaceName: 'tap1' }, { ...localPorts[1]!.value, allowedAddressPairs: [{ cidr: '10.0.1.5/24', macAddress: M1 }] }, ifindexOf));
+    bad(() => decodeArp({ key: Buffer.alloc(3), value: Buffer.alloc(8) }));
+    bad(() => decodeFdb({ key: hex('64000000 020000000101 0000'), value: hex('09000000' + '00'.repeat(24)) }, nameOf));
+  });
+});
