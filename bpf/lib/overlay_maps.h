@@ -39,6 +39,12 @@ struct port_info {
 	__u8 mac[ETH_ALEN]; /* the port's MAC */
 	__u8 flags;        /* PORT_F_* */
 	__u8 pad;          /* zero */
+	/*
+	 * The port's UUID. The programs never read it; it lets a restarted
+	 * daemon read the table back exactly (its full pass compares what it
+	 * wants with what is really in the map).
+	 */
+	__u8 port_id[16];
 };
 
 struct {
@@ -55,6 +61,8 @@ struct {
 struct network_info {
 	__u32 mtu;   /* host: largest L3 packet (IPv4 total length) a port may send */
 	__u32 flags; /* host: NETWORK_F_* */
+	/* The network's UUID: for the daemon only, as port_info.port_id. */
+	__u8 network_id[16];
 };
 
 struct {

@@ -80,6 +80,23 @@ export const mac: Codec<string> = {
   },
 };
 
+const UUID_TEXT = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** A UUID as canonical lower-case text, stored as its 16 bytes (`__u8 x[16]`). */
+export const uuid: Codec<string> = {
+  size: 16,
+  align: 1,
+  cTypes: ['__u8[16]', 'unsigned char[16]'],
+  read: (b, o) => {
+    const h = b.toString('hex', o, o + 16);
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  },
+  write: (b, o, v) => {
+    if (!UUID_TEXT.test(v)) throw new RangeError(`${JSON.stringify(v)} is not a canonical (lower-case) UUID`);
+    Buffer.from(v.replaceAll('-', ''), 'hex').copy(b, o);
+  },
+};
+
 /** Opaque bytes (`__u8 x[n]`), e.g. explicit padding; written as given, zero-filled if short. */
 export function bytes(n: number): Codec<Buffer> {
   return {

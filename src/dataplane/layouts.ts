@@ -4,7 +4,7 @@
 // mirrors, and test/bpf/layouts.test.ts checks all of SHARED_LAYOUTS against
 // the BTF of the compiled objects. Add every new shared struct to that list.
 
-import { type Codec, type StructLayout, bytes, ipv4, mac, struct, u8, u32, u64 } from './codec.js';
+import { type Codec, type StructLayout, bytes, ipv4, mac, struct, u8, u32, u64, uuid } from './codec.js';
 
 /** bpf/lib/reason_maps.h: value of the per-CPU `xdpnet_reasons` array. */
 export const reasonCounters = struct<ReasonCounters>('reason_counters', {
@@ -41,23 +41,27 @@ function array<T>(element: Codec<T>, n: number, zero: T): Codec<T[]> {
 /** xdpnet_ports value (key: ifindex, `u32`). */
 export const PORT_F_ADMIN_UP = 0x01;
 export const PORT_F_PORT_SECURITY = 0x02;
-export const portInfo = struct<PortInfo>('port_info', { vni: u32, mac, flags: u8, pad: u8 });
+export const portInfo = struct<PortInfo>('port_info', { vni: u32, mac, flags: u8, pad: u8, port_id: uuid });
 export interface PortInfo {
   vni: number;
   mac: string;
   /** PORT_F_* */
   flags: number;
   pad: number;
+  /** For the daemon only: read back on restart. */
+  port_id: string;
 }
 
 /** xdpnet_networks value (key: VNI, `u32`). */
 export const NETWORK_F_ADMIN_UP = 0x01;
-export const networkInfo = struct<NetworkInfo>('network_info', { mtu: u32, flags: u32 });
+export const networkInfo = struct<NetworkInfo>('network_info', { mtu: u32, flags: u32, network_id: uuid });
 export interface NetworkInfo {
   /** Largest L3 packet (IPv4 total length) a port may send. */
   mtu: number;
   /** NETWORK_F_* */
   flags: number;
+  /** For the daemon only: read back on restart. */
+  network_id: string;
 }
 
 /** xdpnet_port_src (LPM trie) key: prefixlen = PORT_SRC_PREFIX_BITS + CIDR length. */

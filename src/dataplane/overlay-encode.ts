@@ -17,10 +17,9 @@
 // Interface names become ifindexes through a caller-supplied resolver (the
 // daemon uses rtnetlink); a name it does not know is InterfaceNotPresentError.
 //
-// What the maps do not hold: network_info has no network id and port_info no
-// port id, so decoding those two tables takes them from the caller
-// (DecodeContext.networkId / portId). Everything else round-trips from the
-// map bytes alone: decode(encode(entry)) is canonicalJson-equal to the entry.
+// Every table round-trips from the map bytes alone (network_info and
+// port_info carry the network and port UUIDs for this purpose, unread by the
+// programs): decode(encode(entry)) is canonicalJson-equal to the entry.
 
 import { DataplaneError } from '../reconciler/dataplane.js';
 import { formatCidr, parseCidr } from '../reconciler/ipv4.js';
@@ -92,13 +91,9 @@ export type IfindexOf = (interfaceName: string) => number | undefined;
 /** ifindex -> interface name; undefined when no such interface exists (any more). */
 export type InterfaceNameOf = (ifindex: number) => string | undefined;
 
-/** What decoding needs beyond the map bytes. */
+/** What decoding needs beyond the map bytes: ifindexes back to names. */
 export interface DecodeContext {
   interfaceName: InterfaceNameOf;
-  /** networks: the network id, which xdpnet_networks does not hold. */
-  networkId?: (vni: number) => Uuid | undefined;
-  /** localPorts: the port id, which xdpnet_ports does not hold. */
-  portId?: (ifindex: number, interfaceName: string) => Uuid | undefined;
 }
 
 /** What a local port becomes: its port, its transmit slot, its port-security entries. */
@@ -249,19 +244,19 @@ export function encodeNetwork(key: NetworkKey, value: NetworkValue): MapWrite {
   return {
     map: 'xdpnet_networks',
     key: networkMapKey(key),
-    value: networkInfo.encode({ mtu: value.mtu, flags: value.adminStateUp ? NETWORK_F_ADMIN_UP : 0 }),
+    value: codecStep(`networks ${key.vni}`, () =>
+      networkInfo.encode({ mtu: value.mtu, flags: value.adminStateUp ? NETWORK_F_ADMIN_UP : 0, network_id: value.networkId }),
+    ),
   };
 }
 
-export function decodeNetwork(entry: RawEntry, ctx: Pick<DecodeContext, 'networkId'>): DataplaneEntry<'networks'> {
+export function decodeNetwork(entry: RawEntry): DataplaneEntry<'networks'> {
   expectSize('xdpnet_networks', 'key', entry.key, u32.size);
   expectSize('xdpnet_networks', 'value', entry.value, networkInfo.size);
   const vni = decode(u32, entry.key);
   const info = networkInfo.decode(entry.value);
   if ((info.flags & ~NETWORK_F_ADMIN_UP) !== 0) throw new OverlayCodecError(`xdpnet_networks ${vni}: unknown flags 0x${info.flags.toString(16)}`);
-  const networkId = ctx.networkId?.(vni);
-  if (networkId === undefined) throw new OverlayCodecError(`xdpnet_networks ${vni}: the network id is not in the map and the caller does not know it`);
-  return { key: { vni }, value: { networkId, mtu: info.mtu, adminStateUp: (info.flags & NETWORK_F_ADMIN_UP) !== 0 } };
+  return { key: { vni }, value: { networkId: info.network_id, mtu: info.mtu, adminStateUp: (info.flags & NETWORK_F_ADMIN_UP) !== 0 } };
 }
 
 // ---------------------------------------------------------------------------
@@ -294,7 +289,7 @@ export function encodeLocalPort(key: LocalPortKey, value: LocalPortValue, resolv
   const ifindex = ifindexOf(resolve, key.interfaceName);
   const what = `localPorts ${key.interfaceName}`;
   const flags = (value.adminStateUp ? PORT_F_ADMIN_UP : 0) | (value.portSecurityEnabled ? PORT_F_PORT_SECURITY : 0);
-  const port = codecStep(what, () => portInfo.encode({ vni: checkVni(value.vni), mac: value.macAddress, flags, pad: 0 }));
+  const port = codecStep(what, () => portInfo.encode({ vni: checkVni(value.vni), mac: value.macAddress, flags, pad: 0, port_id: value.portId }));
 
   // LPM key bytes (hex) -> [write args, kind bits]
   const src = new Map<string, { mac: string; ip: string; prefixLength: number; kind: number }>();
@@ -328,8 +323,7 @@ export function decodeLocalPort(port: RawEntry, portSrc: readonly RawEntry[], ct
   const known = PORT_F_ADMIN_UP | PORT_F_PORT_SECURITY;
   if ((info.flags & ~known) !== 0) throw new OverlayCodecError(`xdpnet_ports ${ifindex}: unknown flags 0x${info.flags.toString(16)}`);
   const interfaceName = nameOf(ctx.interfaceName, ifindex);
-  const portId = ctx.portId?.(ifindex, interfaceName);
-  if (portId === undefined) throw new OverlayCodecError(`xdpnet_ports ${ifindex} (${interfaceName}): the port id is not in the map and the caller does not know it`);
+  const portId = info.port_id;
 
   const ipAddresses: string[] = [];
   const pairs: { cidr: string; macAddress: string }[] = [];

@@ -41,6 +41,7 @@ import {
   redFloodList,
   useCaptures,
   useOverlayPorts,
+  testId,
 } from './overlay-world.js';
 
 const TC_ACT_OK = 0;
@@ -195,8 +196,8 @@ describePrivileged('tc_flood', ['bpf', 'netns'], () => {
       name: 'port: would exceed the underlay MTU once encapsulated: no copies at all',
       program: 'tc_port_flood',
       frame: eth({ src: LO.mac, dst: BROADCAST }).ipv4({ src: LO.ip, dst: '10.0.0.255' }).udp({ sport: 1, dport: 2 }).payload(1451 - 28).build(),
-      setup: (o) => setMapEntries(o, 'xdpnet_networks', u32, networkInfo, [[RED, { mtu: 9000, flags: NETWORK_F_ADMIN_UP }]]),
-      undo: (o) => setMapEntries(o, 'xdpnet_networks', u32, networkInfo, [[RED, { mtu: NETWORK_MTU, flags: NETWORK_F_ADMIN_UP }]]),
+      setup: (o) => setMapEntries(o, 'xdpnet_networks', u32, networkInfo, [[RED, { mtu: 9000, flags: NETWORK_F_ADMIN_UP, network_id: testId(RED) }]]),
+      undo: (o) => setMapEntries(o, 'xdpnet_networks', u32, networkInfo, [[RED, { mtu: NETWORK_MTU, flags: NETWORK_F_ADMIN_UP, network_id: testId(RED) }]]),
       verdict: TC_ACT_SHOT,
       reason: 'DROP_EXCEEDS_UNDERLAY_MTU',
       copies: {},
@@ -215,9 +216,9 @@ describePrivileged('tc_flood', ['bpf', 'netns'], () => {
       name: 'port: the sending port is down',
       program: 'tc_port_flood',
       frame: arp,
-      setup: (o) => setMapEntries(o, 'xdpnet_ports', u32, portInfo, [[LO_IFINDEX, { vni: RED, mac: MAC.m0, flags: PORT_F_PORT_SECURITY, pad: 0 }]]),
+      setup: (o) => setMapEntries(o, 'xdpnet_ports', u32, portInfo, [[LO_IFINDEX, { vni: RED, mac: MAC.m0, flags: PORT_F_PORT_SECURITY, pad: 0, port_id: testId(100) }]]),
       undo: (o) =>
-        setMapEntries(o, 'xdpnet_ports', u32, portInfo, [[LO_IFINDEX, { vni: RED, mac: MAC.m0, flags: PORT_F_ADMIN_UP | PORT_F_PORT_SECURITY, pad: 0 }]]),
+        setMapEntries(o, 'xdpnet_ports', u32, portInfo, [[LO_IFINDEX, { vni: RED, mac: MAC.m0, flags: PORT_F_ADMIN_UP | PORT_F_PORT_SECURITY, pad: 0, port_id: testId(100) }]]),
       verdict: TC_ACT_SHOT,
       reason: 'DROP_PORT_DOWN',
       copies: {},

@@ -245,23 +245,27 @@ export function redFloodList(ifx: (n: IfName) => number): FloodList {
 }
 
 /** Writes the whole world into the object's maps. */
+/** A distinct UUID per number, for the ids the maps carry for the daemon (the programs ignore them). */
+export const testId = (n: number): string => `00000000-0000-4000-8000-${n.toString(16).padStart(12, '0')}`;
+
 export function installWorld(obj: LoadedObject, ifx: (n: IfName) => number): void {
+  let portNo = 0;
   const up = PORT_F_ADMIN_UP;
   const secured = PORT_F_ADMIN_UP | PORT_F_PORT_SECURITY;
   setMapEntries(obj, 'xdpnet_networks', u32, networkInfo, [
-    [RED, { mtu: NETWORK_MTU, flags: NETWORK_F_ADMIN_UP }],
-    [BLUE, { mtu: NETWORK_MTU, flags: NETWORK_F_ADMIN_UP }],
-    [DOWN, { mtu: NETWORK_MTU, flags: 0 }],
-    [JUMBO, { mtu: 9000, flags: NETWORK_F_ADMIN_UP }],
+    [RED, { mtu: NETWORK_MTU, flags: NETWORK_F_ADMIN_UP, network_id: testId(RED) }],
+    [BLUE, { mtu: NETWORK_MTU, flags: NETWORK_F_ADMIN_UP, network_id: testId(BLUE) }],
+    [DOWN, { mtu: NETWORK_MTU, flags: 0, network_id: testId(DOWN) }],
+    [JUMBO, { mtu: 9000, flags: NETWORK_F_ADMIN_UP, network_id: testId(JUMBO) }],
   ]);
   setMapEntries(obj, 'xdpnet_ports', u32, portInfo, [
-    [LO_IFINDEX, { vni: RED, mac: MAC.m0, flags: secured, pad: 0 }],
-    [ifx('p1'), { vni: RED, mac: MAC.m1, flags: secured, pad: 0 }],
-    [ifx('p2'), { vni: RED, mac: MAC.m2, flags: secured, pad: 0 }],
-    [ifx('p3'), { vni: BLUE, mac: MAC.m1, flags: up, pad: 0 }],
-    [ifx('p4'), { vni: RED, mac: MAC.m4, flags: PORT_F_PORT_SECURITY, pad: 0 }],
-    [ifx('p5'), { vni: JUMBO, mac: MAC.m5, flags: up, pad: 0 }],
-    [ifx('p6'), { vni: DOWN, mac: MAC.m6, flags: up, pad: 0 }],
+    [LO_IFINDEX, { vni: RED, mac: MAC.m0, flags: secured, pad: 0, port_id: testId(100 + portNo++) }],
+    [ifx('p1'), { vni: RED, mac: MAC.m1, flags: secured, pad: 0, port_id: testId(100 + portNo++) }],
+    [ifx('p2'), { vni: RED, mac: MAC.m2, flags: secured, pad: 0, port_id: testId(100 + portNo++) }],
+    [ifx('p3'), { vni: BLUE, mac: MAC.m1, flags: up, pad: 0, port_id: testId(100 + portNo++) }],
+    [ifx('p4'), { vni: RED, mac: MAC.m4, flags: PORT_F_PORT_SECURITY, pad: 0, port_id: testId(100 + portNo++) }],
+    [ifx('p5'), { vni: JUMBO, mac: MAC.m5, flags: up, pad: 0, port_id: testId(100 + portNo++) }],
+    [ifx('p6'), { vni: DOWN, mac: MAC.m6, flags: up, pad: 0, port_id: testId(100 + portNo++) }],
   ]);
   const src = (ifindex: number, mac: string, cidr: string, kind: number) => {
     const [ip, len] = cidr.split('/') as [string, string];

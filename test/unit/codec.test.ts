@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { be16, bytes, decode, encode, ipv4, mac, struct, u16, u32, u64, u8, bool } from '../../src/dataplane/codec.js';
+import { be16, bytes, decode, encode, ipv4, mac, struct, u16, u32, u64, u8, bool, uuid } from '../../src/dataplane/codec.js';
 import { encodeRodata } from '../../src/dataplane/object.js';
 
 describe('struct codecs', () => {
@@ -12,8 +12,8 @@ describe('struct codecs', () => {
   });
 
   it('round-trips every field type', () => {
-    const all = struct('all', { a: u8, b: u16, c: u32, d: u64, e: be16, f: ipv4, g: mac, h: bool });
-    const value = { a: 255, b: 65535, c: 4_000_000_000, d: 2n ** 63n, e: 4789, f: '192.0.2.1', g: 'aa:bb:cc:dd:ee:ff', h: true };
+    const all = struct('all', { a: u8, b: u16, c: u32, d: u64, e: be16, f: ipv4, g: mac, h: bool, i: uuid });
+    const value = { a: 255, b: 65535, c: 4_000_000_000, d: 2n ** 63n, e: 4789, f: '192.0.2.1', g: 'aa:bb:cc:dd:ee:ff', h: true, i: '0b3c1a52-6f0e-4d7e-9a55-2c1d1e4f9a01' };
     expect(all.decode(all.encode(value))).toEqual(value);
   });
 
@@ -29,6 +29,7 @@ describe('struct codecs', () => {
     expect(() => encode(u32, 1.5)).toThrow(RangeError);
     expect(() => encode(ipv4, '10.0.0.256')).toThrow(/not an IPv4 address/);
     expect(() => encode(mac, '02:00:00:00:00')).toThrow(/not a MAC address/);
+    expect(() => encode(uuid, '0B3C1A52-6F0E-4D7E-9A55-2C1D1E4F9A01')).toThrow(/not a canonical \(lower-case\) UUID/);
     expect(() => key.encode({ vni: 1, mac: '02:00:00:00:00:01' } as never)).toThrow(/field pad is missing/);
     expect(() => key.decode(Buffer.alloc(11))).toThrow(/need 12 bytes/);
   });

@@ -49,13 +49,9 @@ const PAIR_MAC = '02:00:00:00:0a:0a';
 const IFINDEX: Record<string, number> = { tap1: 7, tap2: 8, tap3: 9 };
 const ifindexOf = (name: string) => IFINDEX[name];
 const nameOf = (ifindex: number) => Object.keys(IFINDEX).find((n) => IFINDEX[n] === ifindex);
-const NETWORK_IDS: Record<number, string> = { [RED]: RED_ID, [BLUE]: BLUE_ID };
-const PORT_IDS: Record<string, string> = { tap1: P1_ID, tap2: P2_ID, tap3: P3_ID };
-const ctx: DecodeContext = {
-  interfaceName: nameOf,
-  networkId: (vni) => NETWORK_IDS[vni],
-  portId: (_ifindex, name) => PORT_IDS[name],
-};
+const ctx: DecodeContext = { interfaceName: nameOf };
+/** A UUID's 16 bytes as hex, as the maps hold it. */
+const idHex = (id: string) => id.replaceAll('-', '');
 
 type Sample<T extends TableName> = { key: TableKey<T>; value: TableValue<T> };
 const same = (a: unknown, b: unknown) => expect(canonicalJson(a)).toBe(canonicalJson(b));
@@ -119,7 +115,7 @@ const flood: Sample<'floodList'>[] = [
 
 describe('overlay-encode: round trips', () => {
   it('networks', () => {
-    for (const e of networks) same(decodeNetwork(raw(encodeNetwork(e.key, e.value)), ctx), e);
+    for (const e of networks) same(decodeNetwork(raw(encodeNetwork(e.key, e.value))), e);
   });
 
   it('localPorts, one at a time and listed from whole maps', () => {
@@ -182,16 +178,16 @@ describe.runIf(LE)('overlay-encode: exact bytes (little-endian host)', () => {
     const w = encodeNetwork({ vni: RED }, { networkId: RED_ID, mtu: 1450, adminStateUp: true });
     expect(w.map).toBe('xdpnet_networks');
     expect(w.key.toString('hex')).toBe('64000000');
-    expect(w.value.toString('hex')).toBe('aa050000' + '01000000');
+    expect(w.value.toString('hex')).toBe('aa050000' + '01000000' + idHex(RED_ID));
     const down = encodeNetwork({ vni: 0x123456 }, { networkId: RED_ID, mtu: 9000, adminStateUp: false });
     expect(down.key.toString('hex')).toBe('56341200');
-    expect(down.value.toString('hex')).toBe('28230000' + '00000000');
+    expect(down.value.toString('hex')).toBe('28230000' + '00000000' + idHex(RED_ID));
   });
 
   it('xdpnet_ports and xdpnet_port_src: host-order ifindex/prefixlen, network-order IP', () => {
     const w = encodeLocalPort({ interfaceName: 'tap1' }, { ...localPorts[0]!.value, allowedAddressPairs: [{ cidr: '192.168.50.0/28', macAddress: PAIR_MAC }], ipAddresses: ['10.0.0.11'] }, ifindexOf);
     expect(w.port.key.equals(hex('07000000'))).toBe(true);
-    expect(w.port.value.equals(hex('64000000 020000000101 03 00'))).toBe(true);
+    expect(w.port.value.toString('hex')).toBe(hex('64000000 020000000101 03 00').toString('hex') + idHex(localPorts[0]!.value.portId));
     expect(w.txPort.value.equals(hex('07000000'))).toBe(true);
     expect(w.portSrc.map((s) => [s.key.toString('hex'), s.value.toString('hex')])).toEqual([
       // (sorted by key bytes)
@@ -205,7 +201,8 @@ describe.runIf(LE)('overlay-encode: exact bytes (little-endian host)', () => {
   it('a pair equal to a fixed IP: one entry, kind FIXED_IP|ALLOWED_PAIR', () => {
     const w = encodeLocalPort({ interfaceName: 'tap2' }, { ...localPorts[1]!.value, allowedAddressPairs: [{ cidr: '10.0.0.12/32', macAddress: M2 }] }, ifindexOf);
     expect(w.portSrc.map((s) => s.value.toString('hex'))).toEqual(['03000000']);
-    expect(w.port.value.equals(hex('64000000 020000000102 02 00'))).toBe(true); // admin down, port security on
+    // admin down, port security on, then the port id
+    expect(w.port.value.toString('hex')).toBe(hex('64000000 020000000102 02 00').toString('hex') + idHex(localPorts[1]!.value.portId));
   });
 
   it('xdpnet_fdb: remote VTEP in network order, router id as UUID bytes', () => {
@@ -268,11 +265,13 @@ describe('overlay-encode: errors', () => {
     );
   });
 
-  it('ids the maps do not hold must come from the caller', () => {
+  it('network and port ids come back from the map bytes alone; a malformed id is a codec error', () => {
     const n = encodeNetwork(networks[0]!.key, networks[0]!.value);
-    expect(() => decodeNetwork(raw(n), {})).toThrow(OverlayCodecError);
+    expect(decodeNetwork(raw(n)).value.networkId).toBe(networks[0]!.value.networkId);
     const p = encodeLocalPort(localPorts[1]!.key, localPorts[1]!.value, ifindexOf);
-    expect(() => decodeLocalPort(raw(p.port), p.portSrc.map(raw), { interfaceName: nameOf })).toThrow(/port id/);
+    expect(decodeLocalPort(raw(p.port), p.portSrc.map(raw), ctx).value.portId).toBe(localPorts[1]!.value.portId);
+    expect(() => encodeNetwork(networks[0]!.key, { ...networks[0]!.value, networkId: 'NOT-A-UUID' })).toThrow(OverlayCodecError);
+    expect(() => encodeLocalPort(localPorts[1]!.key, { ...localPorts[1]!.value, portId: 'x' }, ifindexOf)).toThrow(OverlayCodecError);
   });
 
   it('invalid values are INTERNAL codec errors, not crashes', () => {
