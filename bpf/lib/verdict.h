@@ -38,18 +38,23 @@ static __always_inline outcome_t drop_from(int negative_reason)
 	return drop((enum xdpnet_reason)(-negative_reason));
 }
 
-/* The single exit of every program: count the frame under its reason. */
-static __always_inline int finish(struct xdp_md *ctx, outcome_t result)
+/* Counts one frame of `bytes` under `reason` (both exits below use it). */
+static __always_inline void count_reason(__u32 reason, __u64 bytes)
 {
-	__u32 reason = result >> 8;
 	struct reason_counters *counters;
 
 	counters = bpf_map_lookup_elem(&xdpnet_reasons, &reason);
 	if (counters) {
 		/* Per-CPU slot: no other CPU writes it, plain adds are enough. */
 		counters->packets += 1;
-		counters->bytes += ctx->data_end - ctx->data;
+		counters->bytes += bytes;
 	}
+}
+
+/* The single exit of every XDP program: count the frame under its reason. */
+static __always_inline int finish(struct xdp_md *ctx, outcome_t result)
+{
+	count_reason(result >> 8, ctx->data_end - ctx->data);
 	return result & 0xff;
 }
 

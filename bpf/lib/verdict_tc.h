@@ -46,14 +46,7 @@ static __always_inline outcome_t tc_replicated(enum xdpnet_reason reason)
  */
 static __always_inline int finish_tc(__u32 bytes, outcome_t result)
 {
-	__u32 reason = result >> 8;
-	struct reason_counters *counters;
-
-	counters = bpf_map_lookup_elem(&xdpnet_reasons, &reason);
-	if (counters) {
-		counters->packets += 1;
-		counters->bytes += bytes;
-	}
+	count_reason(result >> 8, bytes);
 	return result & 0xff;
 }
 
