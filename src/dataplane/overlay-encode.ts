@@ -37,7 +37,7 @@ import type {
 } from '../reconciler/tables.js';
 import type { DataplaneEntry } from '../reconciler/dataplane.js';
 import type { Uuid } from '../model/types.js';
-import { decode, encode, u32 } from './codec.js';
+import { decode, encode, u32, uuid } from './codec.js';
 import {
   FDB_LOCAL,
   FDB_REMOTE,
@@ -190,19 +190,15 @@ function nameOf(resolve: InterfaceNameOf, ifindex: number): string {
   return name;
 }
 
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-/** A canonical UUID as its 16 bytes (RFC 4122 order: the text's hex digits in order). */
+/** A canonical UUID as its 16 bytes (the uuid codec; errors as OverlayCodecError). */
 export function uuidBytes(id: Uuid): Buffer {
-  if (!UUID_RE.test(id)) throw new OverlayCodecError(`${JSON.stringify(id)} is not a canonical (lower-case) UUID`);
-  return Buffer.from(id.replaceAll('-', ''), 'hex');
+  return codecStep('uuid', () => encode(uuid, id));
 }
 
 /** 16 bytes as a canonical UUID. */
 export function uuidText(bytes: Buffer): Uuid {
-  const h = bytes.toString('hex');
-  if (h.length !== 32) throw new OverlayCodecError(`a UUID is 16 bytes, got ${bytes.length}`);
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  if (bytes.length !== uuid.size) throw new OverlayCodecError(`a UUID is 16 bytes, got ${bytes.length}`);
+  return decode(uuid, bytes);
 }
 
 /** A canonical CIDR ("a.b.c.d/n", host bits clear): anything else would decode to a different string. */
