@@ -27,6 +27,10 @@ export function packageDefinition(): protoLoader.PackageDefinition {
   return cached;
 }
 
+let cachedPackage: ProtoGrpcType | undefined;
+
+/** The service and client constructors; built once (server start and every client use them). */
 export function grpcPackage(): ProtoGrpcType {
-  return grpc.loadPackageDefinition(packageDefinition()) as unknown as ProtoGrpcType;
+  cachedPackage ??= grpc.loadPackageDefinition(packageDefinition()) as unknown as ProtoGrpcType;
+  return cachedPackage;
 }
