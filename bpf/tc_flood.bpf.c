@@ -19,7 +19,10 @@
  *
  * The original frame is dropped once its copies are out (verdict_tc.h). A
  * frame is counted once per program, under FWD_FLOOD, or DROP_FLOOD_PARTIAL
- * when some copy could not be sent.
+ * when some copy could not be sent. Per port (port_stats.h), each copy sent
+ * into a local port counts as sent to that port, and a frame tc_port_flood
+ * discards whole as dropped by the port it came from (xdp_port has already
+ * counted it as received).
  */
 #include "lib/common.h"
 #include "lib/config.h"
@@ -28,6 +31,7 @@
 #include "lib/parse.h"
 #include "lib/port_frame.h"
 #include "lib/port_security.h"
+#include "lib/port_stats.h"
 #include "lib/verdict_tc.h"
 #include "lib/vxlan.h"
 
@@ -92,6 +96,8 @@ static long flood_local_one(__u64 index, void *data)
 		return 0;
 	if (ret < 0 || bpf_clone_redirect(fc->skb, target, 0) < 0)
 		fc->failed++;
+	else
+		port_stats_tx(target, fc->skb->len); /* the copy is the frame as it is now */
 	return 0;
 }
 
@@ -138,7 +144,8 @@ static __always_inline __u32 flood_remote(struct flood_ctx *fc)
 	return fc->failed;
 }
 
-static __always_inline outcome_t port_flood(struct __sk_buff *skb)
+/* `*sender` is set to the ingress ifindex once it is known to be a port. */
+static __always_inline outcome_t port_flood(struct __sk_buff *skb, __u32 *sender)
 {
 	__u32 ifindex = skb->ifindex; /* at ingress: the port the frame came in on */
 	struct network_info *net;
@@ -154,6 +161,7 @@ static __always_inline outcome_t port_flood(struct __sk_buff *skb)
 	port = bpf_map_lookup_elem(&xdpnet_ports, &ifindex);
 	if (!port)
 		return tc_drop(REASON_DROP_UNKNOWN_PORT);
+	*sender = ifindex;
 	if (!(port->flags & PORT_F_ADMIN_UP))
 		return tc_drop(REASON_DROP_PORT_DOWN);
 	vni = port->vni;
@@ -202,7 +210,7 @@ static __always_inline outcome_t port_flood(struct __sk_buff *skb)
 		else
 			flood_remote(&fc);
 	}
-	return tc_replicated(fc.failed ? REASON_DROP_FLOOD_PARTIAL : REASON_FWD_FLOOD);
+	return tc_replicated(fc.failed);
 }
 
 static __always_inline outcome_t underlay_flood(struct __sk_buff *skb)
@@ -266,15 +274,25 @@ static __always_inline outcome_t underlay_flood(struct __sk_buff *skb)
 	fc.list = list;
 	fc.vni = vni;
 	fc.except = 0; /* split horizon: local ports only, and no sender among them */
-	return tc_replicated(flood_local(&fc) ? REASON_DROP_FLOOD_PARTIAL : REASON_FWD_FLOOD);
+	return tc_replicated(flood_local(&fc));
 }
 
 SEC("tc")
 int tc_port_flood(struct __sk_buff *skb)
 {
 	__u32 bytes = skb->len;
+	struct port_stats *stats;
+	__u32 sender = 0;
+	outcome_t result;
 
-	return finish_tc(bytes, port_flood(skb));
+	result = port_flood(skb, &sender);
+	/* Looked up only here: the drop is the rare case, the copies the common one. */
+	if (sender && tc_discarded(result)) {
+		stats = port_stats_of(sender);
+		if (stats)
+			stats->dropped_packets += 1;
+	}
+	return finish_tc(bytes, result);
 }
 
 SEC("tc")

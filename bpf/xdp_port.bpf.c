@@ -17,7 +17,9 @@
  *        broadcast, multicast, unknown unicast -> XDP_PASS to tc_port_flood,
  *                       the TC program on the same interface (XDP cannot clone).
  *
- * Every frame leaves through finish(), counted under one reason.
+ * Every frame leaves through finish(), counted under one reason; a frame from
+ * a known port is also counted on that port (port_stats.h: received, and
+ * dropped or sent back), and a local redirect on the port it goes to.
  *
  * Like a switch, it does not verify the inner IPv4 header checksum (the
  * receiving VM does); VLAN tags a VM sends are carried through as they are,
@@ -32,6 +34,7 @@
 #include "lib/parse.h"
 #include "lib/port_frame.h"
 #include "lib/port_security.h"
+#include "lib/port_stats.h"
 #include "lib/verdict.h"
 #include "lib/vxlan.h"
 
@@ -48,8 +51,9 @@ static __always_inline outcome_t redirect_to(__u32 ifindex, enum xdpnet_reason r
 	return outcome(XDP_REDIRECT, reason);
 }
 
-static __always_inline outcome_t to_local_port(__u32 from, __u32 vni, __u32 to)
+static __always_inline outcome_t to_local_port(struct xdp_md *ctx, __u32 from, __u32 vni, __u32 to)
 {
+	outcome_t result;
 	int ret;
 
 	if (to == from)
@@ -57,7 +61,10 @@ static __always_inline outcome_t to_local_port(__u32 from, __u32 vni, __u32 to)
 	ret = local_port_accepts(vni, to);
 	if (ret < 0)
 		return drop_from(ret);
-	return redirect_to(to, REASON_FWD_LOCAL);
+	result = redirect_to(to, REASON_FWD_LOCAL);
+	if (outcome_action(result) == XDP_REDIRECT)
+		port_stats_tx(to, ctx->data_end - ctx->data);
+	return result;
 }
 
 static __always_inline outcome_t to_remote_vtep(struct xdp_md *ctx, const struct port_frame *f,
@@ -80,7 +87,8 @@ static __always_inline outcome_t to_remote_vtep(struct xdp_md *ctx, const struct
 	return redirect_to(nh->ifindex, REASON_FWD_ENCAP);
 }
 
-static __always_inline outcome_t port(struct xdp_md *ctx)
+/* `*stats` is set to the ingress port's counters once the port is known. */
+static __always_inline outcome_t port(struct xdp_md *ctx, struct port_stats **stats)
 {
 	__u32 ifindex = ctx->ingress_ifindex;
 	struct network_info *net;
@@ -94,6 +102,8 @@ static __always_inline outcome_t port(struct xdp_md *ctx)
 	port = bpf_map_lookup_elem(&xdpnet_ports, &ifindex);
 	if (!port)
 		return drop(REASON_DROP_UNKNOWN_PORT);
+	/* Before any other check: what a down port's VM sends is received, then dropped. */
+	*stats = port_stats_of(ifindex);
 	if (!(port->flags & PORT_F_ADMIN_UP))
 		return drop(REASON_DROP_PORT_DOWN);
 	vni = port->vni;
@@ -126,7 +136,7 @@ static __always_inline outcome_t port(struct xdp_md *ctx)
 		return pass(REASON_PASS_TO_FLOOD); /* unknown unicast */
 	switch (fdb->kind) {
 	case FDB_LOCAL:
-		return to_local_port(ifindex, vni, fdb->ifindex);
+		return to_local_port(ctx, ifindex, vni, fdb->ifindex);
 	case FDB_REMOTE:
 		return to_remote_vtep(ctx, &f, vni, fdb->vtep_ip);
 	case FDB_ROUTER:
@@ -136,10 +146,37 @@ static __always_inline outcome_t port(struct xdp_md *ctx)
 	}
 }
 
+/*
+ * The ingress port's side of a frame, once its outcome is known: received
+ * (`rx_bytes`: as the VM sent it), and dropped, or sent back to the VM
+ * (XDP_TX: an ARP reply, at its length now).
+ */
+static __always_inline void count_from_port(struct xdp_md *ctx, struct port_stats *stats, __u64 rx_bytes,
+					    outcome_t result)
+{
+	/* Per-CPU slot: no other CPU writes it, plain adds are enough. */
+	stats->rx_packets += 1;
+	stats->rx_bytes += rx_bytes;
+	if (outcome_action(result) == XDP_DROP) {
+		stats->dropped_packets += 1;
+	} else if (outcome_action(result) == XDP_TX) {
+		stats->tx_packets += 1;
+		stats->tx_bytes += ctx->data_end - ctx->data;
+	}
+}
+
 SEC("xdp")
 int xdp_port(struct xdp_md *ctx)
 {
-	return finish(ctx, port(ctx));
+	/* Measured now: encapsulation changes the length. */
+	__u64 rx_bytes = ctx->data_end - ctx->data;
+	struct port_stats *stats = NULL;
+	outcome_t result;
+
+	result = port(ctx, &stats);
+	if (stats)
+		count_from_port(ctx, stats, rx_bytes, result);
+	return finish(ctx, result);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -8,7 +8,9 @@
  *       malformed (no I flag, cut short)     -> dropped;
  *       unknown VNI, network down            -> dropped;
  *       inner unicast to a local port of
- *       that VNI (FDB: local, same VNI)      -> decapsulated and redirected into it;
+ *       that VNI (FDB: local, same VNI)      -> decapsulated and redirected into it
+ *                                               (counted as sent to that port,
+ *                                               port_stats.h);
  *       inner unicast to anything else       -> dropped (l2population knows every
  *                                               MAC: an unknown one is not ours);
  *       inner broadcast/multicast            -> XDP_PASS, still encapsulated, to
@@ -30,6 +32,7 @@
 #include "lib/fdb.h"
 #include "lib/overlay_maps.h"
 #include "lib/parse.h"
+#include "lib/port_stats.h"
 #include "lib/verdict.h"
 #include "lib/vxlan.h"
 
@@ -90,6 +93,8 @@ static __always_inline outcome_t vxlan_rx(struct xdp_md *ctx, const struct hdr_c
 		return drop_from(ret);
 	if (bpf_redirect_map(&xdpnet_tx_ports, ifindex, 0) != XDP_REDIRECT)
 		return drop(REASON_DROP_NO_TX_PORT);
+	/* The inner frame, as the VM gets it. */
+	port_stats_tx(ifindex, ctx->data_end - ctx->data);
 	return outcome(XDP_REDIRECT, REASON_FWD_DECAP);
 }
 

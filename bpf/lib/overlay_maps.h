@@ -23,6 +23,10 @@
  *   (node)      -> xdpnet_nexthops: underlay next hop per remote VTEP, resolved by
  *                  the daemon from the kernel's routes and neighbours;
  *                  the underlay interface also goes into xdpnet_tx_ports.
+ *
+ * Not a table: xdpnet_port_stats (port_stats.h), the per-port counters keyed
+ * like xdpnet_ports. The programs fill it; the daemon only reads it and deletes
+ * a port's key when it adds or removes the port.
  */
 #ifndef XDPNET_OVERLAY_MAPS_H
 #define XDPNET_OVERLAY_MAPS_H

@@ -22,6 +22,16 @@ static __always_inline outcome_t outcome(__u32 action, enum xdpnet_reason reason
 	return ((__u32)reason << 8) | (action & 0xff);
 }
 
+static __always_inline __u32 outcome_action(outcome_t result)
+{
+	return result & 0xff;
+}
+
+static __always_inline __u32 outcome_reason(outcome_t result)
+{
+	return result >> 8;
+}
+
 static __always_inline outcome_t pass(enum xdpnet_reason reason)
 {
 	return outcome(XDP_PASS, reason);
@@ -54,8 +64,8 @@ static __always_inline void count_reason(__u32 reason, __u64 bytes)
 /* The single exit of every XDP program: count the frame under its reason. */
 static __always_inline int finish(struct xdp_md *ctx, outcome_t result)
 {
-	count_reason(result >> 8, ctx->data_end - ctx->data);
-	return result & 0xff;
+	count_reason(outcome_reason(result), ctx->data_end - ctx->data);
+	return outcome_action(result);
 }
 
 #endif /* XDPNET_VERDICT_H */

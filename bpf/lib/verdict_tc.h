@@ -31,13 +31,26 @@ static __always_inline outcome_t tc_drop_from(int negative_reason)
 }
 
 /*
- * The original of a frame whose copies have been sent: it has nowhere left
- * to go. (Redirecting it as the last copy would save one clone, but
- * BPF_PROG_RUN does not carry out a redirect, and the flood path is rare.)
+ * The original of a frame whose copies have been sent (`partial`: some could
+ * not be): it has nowhere left to go. (Redirecting it as the last copy would
+ * save one clone, but BPF_PROG_RUN does not carry out a redirect, and the
+ * flood path is rare.)
  */
-static __always_inline outcome_t tc_replicated(enum xdpnet_reason reason)
+static __always_inline outcome_t tc_replicated(bool partial)
 {
-	return outcome(TC_ACT_SHOT, reason);
+	return outcome(TC_ACT_SHOT, partial ? REASON_DROP_FLOOD_PARTIAL : REASON_FWD_FLOOD);
+}
+
+/*
+ * Whether the frame was discarded whole: TC_ACT_SHOT, and not the original
+ * of copies that were sent (the only outcomes tc_replicated makes).
+ */
+static __always_inline bool tc_discarded(outcome_t result)
+{
+	__u32 reason = outcome_reason(result);
+
+	return outcome_action(result) == TC_ACT_SHOT && reason != REASON_FWD_FLOOD &&
+	       reason != REASON_DROP_FLOOD_PARTIAL;
 }
 
 /*
@@ -46,8 +59,8 @@ static __always_inline outcome_t tc_replicated(enum xdpnet_reason reason)
  */
 static __always_inline int finish_tc(__u32 bytes, outcome_t result)
 {
-	count_reason(result >> 8, bytes);
-	return result & 0xff;
+	count_reason(outcome_reason(result), bytes);
+	return outcome_action(result);
 }
 
 #endif /* XDPNET_VERDICT_TC_H */

@@ -23,7 +23,7 @@ export interface ApiContext {
   routerForFloatingIp(fip: FloatingIp): Uuid | null;
   nodeStatus(): Promise<pb.NodeStatus>;
   reasonCounters(): Promise<pb.ReasonCounters>;
-  /** Rejects with a StatusError (e.g. UNIMPLEMENTED) where the dataplane has none. */
+  /** Rejects with a StatusError (FAILED_PRECONDITION) where the dataplane has none (the fake one). */
   portCounters(portIds: readonly string[]): Promise<pb.PortCounters>;
   logger: Logger & { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
 }

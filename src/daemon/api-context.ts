@@ -12,6 +12,7 @@ import type * as pb from '../gen/proto/xdpnet/v1/index.js';
 import { REASONS } from '../gen/reasons.js';
 import { REPO_ROOT } from '../dataplane/native.js';
 import type { NodeDataplane } from '../dataplane/node.js';
+import { type PortCounterTotals, PortMapsNotPinnedError, ZERO_PORT_COUNTERS, readPortCounters } from '../dataplane/port-counters.js';
 import { RESOURCE_KINDS } from '../model/types.js';
 import type { Reconciler } from '../reconciler/reconciler.js';
 import type { DesiredState } from '../store/desired-state.js';
@@ -95,8 +96,34 @@ export function createApiContext(parts: DaemonParts): ApiContext & { metricsSour
         bytes: String(r.bytes),
       })),
     }),
-    portCounters: () =>
-      Promise.reject(new StatusError(grpc.status.UNIMPLEMENTED, 'per-port counters come with the port program (VXLAN overlay); not implemented yet')),
+    portCounters: async (portIds) => {
+      // Zeros would look like a measurement (ports that received nothing);
+      // the fake dataplane measures nothing, so it says so instead.
+      if (config.dataplane !== 'bpf') {
+        throw new StatusError(grpc.status.FAILED_PRECONDITION, 'the fake dataplane (dataplane: fake) forwards nothing and keeps no per-port counters');
+      }
+      let counted: Map<string, PortCounterTotals>;
+      try {
+        counted = readPortCounters(config.bpffs_root);
+      } catch (err) {
+        if (err instanceof PortMapsNotPinnedError) throw new StatusError(grpc.status.FAILED_PRECONDITION, err.message);
+        throw err;
+      }
+      return {
+        ports: portIds.map((portId) => {
+          // A local port not in the port table (its interface is not there yet) has counted nothing.
+          const c = counted.get(portId) ?? ZERO_PORT_COUNTERS;
+          return {
+            portId,
+            rxPackets: String(c.rxPackets),
+            rxBytes: String(c.rxBytes),
+            txPackets: String(c.txPackets),
+            txBytes: String(c.txBytes),
+            droppedPackets: String(c.droppedPackets),
+          };
+        }),
+      };
+    },
     logger,
     metricsSource: {
       reasonCounters: async () => reasonTotals(node),

@@ -162,4 +162,29 @@ export const OVERLAY_LAYOUTS: readonly StructLayout[] = [
   vtepNexthop,
 ];
 
-export const SHARED_LAYOUTS: readonly StructLayout[] = [reasonCounters, ...OVERLAY_LAYOUTS];
+// ---------------------------------------------------------------------------
+// Per-port counters: bpf/lib/port_stats.h (which says what each counts).
+
+/** Name of the per-port counter map; pinned at <bpffs root>/xdpnet_port_stats. */
+export const PORT_STATS_MAP_NAME = 'xdpnet_port_stats';
+
+/** Value of the per-CPU hash `xdpnet_port_stats` (key: ifindex, `u32`). Directions are the switch port's: rx = from the VM. */
+export const portStats = struct<PortStats>('port_stats', {
+  rx_packets: u64,
+  rx_bytes: u64,
+  tx_packets: u64,
+  tx_bytes: u64,
+  dropped_packets: u64,
+});
+export interface PortStats {
+  /** Frames received from the VM, whatever became of them. */
+  rx_packets: bigint;
+  rx_bytes: bigint;
+  /** Frames handed to the port's interface for the VM. */
+  tx_packets: bigint;
+  tx_bytes: bigint;
+  /** Frames from the VM the fast path discarded (a subset of rx_packets). */
+  dropped_packets: bigint;
+}
+
+export const SHARED_LAYOUTS: readonly StructLayout[] = [reasonCounters, ...OVERLAY_LAYOUTS, portStats];

@@ -4,7 +4,8 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
-import { SHARED_LAYOUTS, describeBtf, layoutMismatches } from '../../src/dataplane/index.js';
+import { MapType, SHARED_LAYOUTS, describeBtf, layoutMismatches, loadObject } from '../../src/dataplane/index.js';
+import { PORT_STATS_MAP_NAME, portStats } from '../../src/dataplane/layouts.js';
 import { REPO_ROOT } from '../../src/dataplane/native.js';
 import { describePrivileged } from '../helpers/privileged.js';
 
@@ -27,6 +28,24 @@ describePrivileged('struct layouts shared by C and TypeScript', ['bpf'], () => {
       }
     });
   }
+
+  // The map the codec is read through: the codec alone would not notice a
+  // change of map type (per-CPU or not) or a capacity below the port table's.
+  it(`${PORT_STATS_MAP_NAME} is the same per-CPU hash, as large as xdpnet_ports, in every object that counts ports`, async () => {
+    const counting = objects.filter((o) => describeBtf(join(BUILD, o)).structs['port_stats']);
+    expect(counting).toEqual(expect.arrayContaining(['tc_flood.bpf.o', 'xdp_port.bpf.o', 'xdp_underlay.bpf.o']));
+    for (const o of counting) {
+      const obj = await loadObject(join(BUILD, o));
+      try {
+        const maps = obj.maps();
+        const stats = maps.find((m) => m.name === PORT_STATS_MAP_NAME);
+        const ports = maps.find((m) => m.name === 'xdpnet_ports');
+        expect(stats, o).toMatchObject({ type: MapType.PERCPU_HASH, keySize: 4, valueSize: portStats.size, maxEntries: ports?.maxEntries });
+      } finally {
+        obj.close();
+      }
+    }
+  });
 
   it('a missing object file is ENOENT', () => {
     expect(() => describeBtf('/nonexistent.bpf.o')).toThrow(expect.objectContaining({ code: 'ENOENT' }));

@@ -111,10 +111,10 @@ describe('a running daemon', () => {
     }
   });
 
-  it('GetPortCounters is UNIMPLEMENTED, with a message saying why', async () => {
+  it('GetPortCounters on the fake dataplane is FAILED_PRECONDITION, with a message saying why', async () => {
     for (const ids of [[], ['00000000-0000-4000-8000-000000000001']]) {
       const err = await rejectionOf(a.portCounters(ids));
-      expect(grpc.status[err.code]).toBe('UNIMPLEMENTED');
+      expect(grpc.status[err.code]).toBe('FAILED_PRECONDITION');
       expect(err.details).toMatch(/port/i);
       expect(err.details.length).toBeGreaterThan(20);
     }

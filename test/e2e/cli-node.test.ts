@@ -142,11 +142,11 @@ describe('status and stats', () => {
     expect(counters.every((c) => ['forwarded', 'passed', 'dropped'].includes(c.category) && c.packets === '0')).toBe(true);
   });
 
-  it('stats ports: the daemon\'s UNIMPLEMENTED is printed and the exit is non-zero', async () => {
+  it('stats ports: the fake dataplane\'s FAILED_PRECONDITION is printed and the exit is non-zero', async () => {
     const r = await xdpnet('stats', 'ports');
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toMatch(/^xdpnet: UNIMPLEMENTED: .+\n$/);
+    expect(r.stderr).toMatch(/^xdpnet: FAILED_PRECONDITION: .+\n$/);
   });
 });
 

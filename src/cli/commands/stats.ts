@@ -1,5 +1,6 @@
 // xdpnet stats [--all]      per-reason packet counters of the fast path
-// xdpnet stats ports [ID…]  per-port counters
+// xdpnet stats ports [ID…]  per-port counters (RX: what the VM sent; TX: what
+//                           was delivered to it; proto PortCounter says exactly)
 
 import type { Command } from 'commander';
 import type * as pb from '../../gen/proto/xdpnet/v1/index.js';
@@ -44,13 +45,17 @@ export function statsCommands(io: Io, program: Command): void {
 
   stats
     .command('ports')
-    .description('Per-port counters (every local port, or the ones named)')
+    .description(
+      'Per-port counters of the fast path, summed over CPUs: RX is what the VM sent, TX what was delivered to it, ' +
+        'Dropped what the VM sent that was discarded (every port bound to this node, or the ones named)',
+    )
     .argument('[port...]', 'port IDs')
     .action(
       action(io, async (s, portIds: string[]) => {
         const out = s.printer(PORT_COUNTER_VIEW);
         const response = await s.call<pb.PortCounters__Output>((o, cb) => s.client.getPortCounters({ portIds }, o, cb));
         out.list(response.ports);
+        if (response.ports.length === 0 && s.globals.output === 'table') s.note('(no ports are bound to this node)');
       }),
     );
 }
