@@ -49,7 +49,7 @@ $(NPM_STAMP): package.json package-lock.json
 # ---------------------------------------------------------------- sources
 BPF_CFLAGS := -O2 -g -target bpf -I/usr/include/$(ARCH)-linux-gnu -Ibpf \
 	-Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -MMD -MP
-BPF_SRCS := $(wildcard bpf/*.bpf.c bpf/tests/*.bpf.c)
+BPF_SRCS := $(wildcard bpf/*.bpf.c bpf/tests/*.bpf.c bpf/bench/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,bpf/build/%.bpf.o,$(BPF_SRCS))
 
 PROTOS := $(shell find proto -name '*.proto')
@@ -153,11 +153,14 @@ install: build ## install under PREFIX (default /usr/local), the unit and /etc/x
 
 # ---------------------------------------------------------------- benchmarks and demo
 BENCH_PORTS ?= 10000
+# Flags of the dataplane benchmark, e.g. BENCH_DATAPLANE_ARGS=--quick (bench/dataplane/options.ts).
+BENCH_DATAPLANE_ARGS ?=
 
 .PHONY: bench demo
-bench: deps build ## control-plane benchmark (ratios against baselines measured in the same run)
+bench: deps build ## control-plane and overlay dataplane benchmarks (ratios against baselines measured in the same run)
 	$(NPX_BIN)/tsc -p bench/tsconfig.json
 	$(NODE) build/bench/bench/control-plane.js $(BENCH_PORTS)
+	$(NODE) build/bench/bench/dataplane.js $(BENCH_DATAPLANE_ARGS)
 
 demo:
 	@echo "make demo: not implemented yet: the multi-node demo needs the VXLAN overlay fast path (see README, Status)" >&2

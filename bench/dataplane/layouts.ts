@@ -1,0 +1,56 @@
+// Codecs for the structs the benchmark's own BPF objects (bpf/bench/) share
+// with TypeScript. The C files are the source of truth; checkLayouts()
+// compares each codec with the compiled object's BTF before anything runs,
+// so a C change cannot silently skew what the benchmark writes or reads.
+
+import { join } from 'node:path';
+import { type StructLayout, bytes, mac, struct, u16, u32, u64 } from '../../src/dataplane/codec.js';
+import { describeBtf, layoutMismatches } from '../../src/dataplane/index.js';
+import { REPO_ROOT } from '../../src/dataplane/native.js';
+
+/** Path of a compiled object: `objectPath('bench/xdp_gen')`, `objectPath('xdp_port')`. */
+export const objectPath = (name: string): string => join(REPO_ROOT, 'bpf/build', `${name}.bpf.o`);
+
+/** bpf/bench/xdp_gen.bpf.c: GEN_FRAME_MAX. */
+export const GEN_FRAME_MAX = 256;
+
+/** xdp_gen's gen_frame value: the frame every run starts from. */
+export const genFrame = struct<GenFrame>('gen_frame', { len: u32, bytes: bytes(GEN_FRAME_MAX) });
+export interface GenFrame {
+  len: number;
+  bytes: Buffer;
+}
+
+/** xdp_sink's sink_expect value (key: ifindex in the sink's namespace). */
+export const sinkExpect = struct<SinkExpect>('sink_expect', { dst_mac: mac, len: u16 });
+export interface SinkExpect {
+  dst_mac: string;
+  len: number;
+}
+
+/** xdp_sink's per-CPU sink_counters value. */
+export const sinkCounters = struct<SinkCounters>('sink_counters', { delivered: u64, other: u64 });
+export interface SinkCounters {
+  delivered: bigint;
+  other: bigint;
+}
+
+/** bpf/bench/xdp_sink.bpf.c: SINK_MAX_IFINDEX. */
+export const SINK_MAX_IFINDEX = 64;
+
+const CHECKED: readonly (readonly [object: string, layout: StructLayout])[] = [
+  ['bench/xdp_gen', genFrame],
+  ['bench/xdp_sink', sinkExpect],
+  ['bench/xdp_sink', sinkCounters],
+];
+
+/** Throws, naming every difference, if a codec above no longer mirrors its C struct. */
+export function checkLayouts(): void {
+  const problems: string[] = [];
+  for (const [object, layout] of CHECKED) {
+    const btf = describeBtf(objectPath(object)).structs[layout.cName];
+    if (!btf) problems.push(`${object}: no struct ${layout.cName}`);
+    else problems.push(...layoutMismatches(layout, btf).map((p) => `${object}: ${p}`));
+  }
+  if (problems.length > 0) throw new Error(`benchmark struct codecs disagree with bpf/bench/:\n  ${problems.join('\n  ')}`);
+}
