@@ -12,8 +12,11 @@
  *   5. the L2 switch, by the destination MAC in the network's FDB:
  *        local port  -> redirected into it (xdpnet_tx_ports);
  *        remote port -> VXLAN-encapsulated to its VTEP and redirected out of
- *                       the underlay (encap.h, vxlan.h);
- *        router      -> distributed routing: not implemented yet, dropped;
+ *                       the underlay (deliver.h, encap.h, vxlan.h);
+ *        router      -> routed on this node (route.h): IPv4 to another
+ *                       network of the router, delivered as above in that
+ *                       network; pings to the router answered, ICMP errors
+ *                       sent back;
  *        broadcast, multicast, unknown unicast -> XDP_PASS to tc_port_flood,
  *                       the TC program on the same interface (XDP cannot clone).
  *
@@ -21,71 +24,28 @@
  * a known port is also counted on that port (port_stats.h: received, and
  * dropped or sent back), and a local redirect on the port it goes to.
  *
- * Like a switch, it does not verify the inner IPv4 header checksum (the
- * receiving VM does); VLAN tags a VM sends are carried through as they are,
- * and port security looks at the IPv4/ARP header inside them.
+ * Like a switch, it does not verify the IPv4 header checksum of a switched
+ * frame (the receiving VM does; a routed one is verified, as a router must);
+ * VLAN tags a VM sends are carried through as they are, and port security
+ * looks at the IPv4/ARP header inside them.
  */
 #include "lib/common.h"
 #include "lib/config.h"
 #include "lib/arp.h"
-#include "lib/encap.h"
+#include "lib/deliver.h"
 #include "lib/fdb.h"
 #include "lib/overlay_maps.h"
 #include "lib/parse.h"
 #include "lib/port_frame.h"
 #include "lib/port_security.h"
 #include "lib/port_stats.h"
+#include "lib/route.h"
 #include "lib/verdict.h"
-#include "lib/vxlan.h"
 
 /* This node's VTEP IPv4 in network byte order (set it as a 4-byte buffer): the outer source. */
 DECLARE_CONFIG(__be32, vtep_ip, 0);
 /* The largest outer IPv4 packet the underlay carries. */
 DECLARE_CONFIG(__u32, underlay_mtu, 1500);
-
-static __always_inline outcome_t redirect_to(__u32 ifindex, enum xdpnet_reason reason)
-{
-	/* With flags 0, a missing key returns XDP_ABORTED rather than XDP_REDIRECT. */
-	if (bpf_redirect_map(&xdpnet_tx_ports, ifindex, 0) != XDP_REDIRECT)
-		return drop(REASON_DROP_NO_TX_PORT);
-	return outcome(XDP_REDIRECT, reason);
-}
-
-static __always_inline outcome_t to_local_port(struct xdp_md *ctx, __u32 from, __u32 vni, __u32 to)
-{
-	outcome_t result;
-	int ret;
-
-	if (to == from)
-		return drop(REASON_DROP_HAIRPIN);
-	ret = local_port_accepts(vni, to);
-	if (ret < 0)
-		return drop_from(ret);
-	result = redirect_to(to, REASON_FWD_LOCAL);
-	if (outcome_action(result) == XDP_REDIRECT)
-		port_stats_tx(to, ctx->data_end - ctx->data);
-	return result;
-}
-
-static __always_inline outcome_t to_remote_vtep(struct xdp_md *ctx, const struct port_frame *f,
-						__u32 vni, __be32 vtep)
-{
-	struct vtep_nexthop *nh;
-	__be16 sport;
-	int ret;
-
-	if (f->frame_len + VXLAN_IP_OVERHEAD > CONFIG(underlay_mtu))
-		return drop(REASON_DROP_EXCEEDS_UNDERLAY_MTU);
-	nh = bpf_map_lookup_elem(&xdpnet_nexthops, &vtep);
-	if (!nh)
-		return drop(REASON_DROP_NO_UNDERLAY_NEXTHOP);
-	/* Hash now: f's packet pointers do not survive the encapsulation. */
-	sport = vxlan_src_port(port_frame_hash(f));
-	ret = xdp_vxlan_encap(ctx, nh, CONFIG(vtep_ip), vtep, vni, sport);
-	if (ret < 0)
-		return drop_from(ret);
-	return redirect_to(nh->ifindex, REASON_FWD_ENCAP);
-}
 
 /* `*stats` is set to the ingress port's counters once the port is known. */
 static __always_inline outcome_t port(struct xdp_md *ctx, struct port_stats **stats)
@@ -93,6 +53,7 @@ static __always_inline outcome_t port(struct xdp_md *ctx, struct port_stats **st
 	__u32 ifindex = ctx->ingress_ifindex;
 	struct network_info *net;
 	struct hdr_cursor cursor;
+	struct underlay_config ul = { .vtep_ip = CONFIG(vtep_ip), .mtu = CONFIG(underlay_mtu) };
 	struct port_info *port;
 	struct fdb_entry *fdb;
 	struct port_frame f;
@@ -136,11 +97,13 @@ static __always_inline outcome_t port(struct xdp_md *ctx, struct port_stats **st
 		return pass(REASON_PASS_TO_FLOOD); /* unknown unicast */
 	switch (fdb->kind) {
 	case FDB_LOCAL:
-		return to_local_port(ctx, ifindex, vni, fdb->ifindex);
+		if (fdb->ifindex == ifindex)
+			return drop(REASON_DROP_HAIRPIN);
+		return to_local_port(ctx, vni, fdb->ifindex, REASON_FWD_LOCAL);
 	case FDB_REMOTE:
-		return to_remote_vtep(ctx, &f, vni, fdb->vtep_ip);
+		return to_remote_vtep(ctx, &f, vni, fdb->vtep_ip, &ul, REASON_FWD_ENCAP);
 	case FDB_ROUTER:
-		return drop(REASON_DROP_ROUTING_NOT_IMPLEMENTED);
+		return route_frame(ctx, &f, vni, fdb->router_id, &ul);
 	default:
 		return drop(REASON_DROP_UNKNOWN_DESTINATION);
 	}

@@ -187,4 +187,82 @@ export interface PortStats {
   dropped_packets: bigint;
 }
 
-export const SHARED_LAYOUTS: readonly StructLayout[] = [reasonCounters, ...OVERLAY_LAYOUTS, portStats];
+// ---------------------------------------------------------------------------
+// Distributed routing: bpf/lib/router_maps.h (which says which table goes
+// where). Conventions as for the overlay above.
+
+/** xdpnet_routers key. */
+export const routerKey = struct<RouterKey>('router_key', { router_id: uuid });
+export interface RouterKey {
+  router_id: string;
+}
+/** xdpnet_routers value. */
+export const ROUTER_F_ADMIN_UP = 0x01;
+export const routerInfo = struct<RouterInfo>('router_info', { mac, flags: u8, pad: u8 });
+export interface RouterInfo {
+  /** The router's MAC, the same on every network. */
+  mac: string;
+  /** ROUTER_F_* */
+  flags: number;
+  pad: number;
+}
+
+/** xdpnet_router_ifaces key: one interface per network per router. */
+export const routerIfaceKey = struct<RouterIfaceKey>('router_iface_key', { router_id: uuid, vni: u32 });
+export interface RouterIfaceKey {
+  router_id: string;
+  vni: number;
+}
+/** xdpnet_router_ifaces value. */
+export const routerIface = struct<RouterIface>('router_iface', { ip: ipv4, mac, prefixlen: u8, pad: u8, subnet_id: uuid });
+export interface RouterIface {
+  /** The router's address on the subnet. */
+  ip: string;
+  mac: string;
+  /** The subnet's prefix length (for the daemon). */
+  prefixlen: number;
+  pad: number;
+  /** For the daemon only: its table is keyed by subnet. */
+  subnet_id: string;
+}
+
+/** xdpnet_routes (LPM trie) key: prefixlen = ROUTE_PREFIX_BITS + the route's prefix length. */
+export const ROUTE_PREFIX_BITS = 128;
+export const ROUTE_CONNECTED = 1;
+export const ROUTE_NEXTHOP = 2;
+export const ROUTE_EXTERNAL = 3;
+export const ROUTE_F_GATEWAY_LOCAL = 0x01;
+export const routeKey = struct<RouteKey>('route_key', { prefixlen: u32, router_id: uuid, ip: ipv4 });
+export interface RouteKey {
+  prefixlen: number;
+  router_id: string;
+  /** The prefix (host bits zero). */
+  ip: string;
+}
+/** xdpnet_routes value. */
+export const routeEntry = struct<RouteEntry>('route_entry', {
+  kind: u32,
+  vni: u32,
+  nexthop: ipv4,
+  gateway_vtep: ipv4,
+  flags: u32,
+  subnet_id: bytes(16),
+});
+export interface RouteEntry {
+  /** ROUTE_* */
+  kind: number;
+  /** CONNECTED, NEXTHOP: the network to deliver on; else 0. */
+  vni: number;
+  /** NEXTHOP, EXTERNAL (0.0.0.0: on-link); else 0.0.0.0. */
+  nexthop: string;
+  /** EXTERNAL: the gateway node's VTEP; else 0.0.0.0. */
+  gateway_vtep: string;
+  /** ROUTE_F_*, EXTERNAL only. */
+  flags: number;
+  /** CONNECTED: the subnet's UUID bytes; else zero. */
+  subnet_id: Buffer;
+}
+
+export const ROUTER_LAYOUTS: readonly StructLayout[] = [routerKey, routerInfo, routerIfaceKey, routerIface, routeKey, routeEntry];
+
+export const SHARED_LAYOUTS: readonly StructLayout[] = [reasonCounters, ...OVERLAY_LAYOUTS, portStats, ...ROUTER_LAYOUTS];

@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Handing a frame to where the FDB says its destination MAC lives, shared by
+ * the L2 switch and the router in xdp_port: into a local port
+ * (xdpnet_tx_ports), or VXLAN-encapsulated to a remote VTEP and out of the
+ * underlay. The caller names the reason the frame is counted under, so a
+ * switched and a routed frame stay apart in the counters.
+ */
+#ifndef XDPNET_DELIVER_H
+#define XDPNET_DELIVER_H
+
+#include "common.h"
+#include "encap.h"
+#include "fdb.h"
+#include "overlay_maps.h"
+#include "port_frame.h"
+#include "port_stats.h"
+#include "verdict.h"
+#include "vxlan.h"
+
+/* This node's side of the underlay: the program's load-time settings. */
+struct underlay_config {
+	__be32 vtep_ip; /* network: the outer source */
+	__u32 mtu;      /* host: the largest outer IPv4 packet */
+};
+
+static __always_inline outcome_t redirect_to(__u32 ifindex, enum xdpnet_reason reason)
+{
+	/* With flags 0, a missing key returns XDP_ABORTED rather than XDP_REDIRECT. */
+	if (bpf_redirect_map(&xdpnet_tx_ports, ifindex, 0) != XDP_REDIRECT)
+		return drop(REASON_DROP_NO_TX_PORT);
+	return outcome(XDP_REDIRECT, reason);
+}
+
+/*
+ * Into the local port on `to`, which must be a port of network `vni` and up;
+ * counted as sent to that port. Whether the frame may go back where it came
+ * from is the caller's to decide (a switch never hairpins, a router may).
+ */
+static __always_inline outcome_t to_local_port(struct xdp_md *ctx, __u32 vni, __u32 to, enum xdpnet_reason reason)
+{
+	outcome_t result;
+	int ret;
+
+	ret = local_port_accepts(vni, to);
+	if (ret < 0)
+		return drop_from(ret);
+	result = redirect_to(to, reason);
+	if (outcome_action(result) == XDP_REDIRECT)
+		port_stats_tx(to, ctx->data_end - ctx->data);
+	return result;
+}
+
+/*
+ * Encapsulated in VNI `vni` to the remote VTEP `vtep` and out of the underlay
+ * (vxlan.h says what the outer headers hold). `f` is the frame as it is now;
+ * its pointers are invalid afterwards.
+ */
+static __always_inline outcome_t to_remote_vtep(struct xdp_md *ctx, const struct port_frame *f, __u32 vni,
+						__be32 vtep, const struct underlay_config *ul,
+						enum xdpnet_reason reason)
+{
+	struct vtep_nexthop *nh;
+	__be16 sport;
+	int ret;
+
+	if (f->frame_len + VXLAN_IP_OVERHEAD > ul->mtu)
+		return drop(REASON_DROP_EXCEEDS_UNDERLAY_MTU);
+	nh = bpf_map_lookup_elem(&xdpnet_nexthops, &vtep);
+	if (!nh)
+		return drop(REASON_DROP_NO_UNDERLAY_NEXTHOP);
+	/* Hash now: f's packet pointers do not survive the encapsulation. */
+	sport = vxlan_src_port(port_frame_hash(f));
+	ret = xdp_vxlan_encap(ctx, nh, ul->vtep_ip, vtep, vni, sport);
+	if (ret < 0)
+		return drop_from(ret);
+	return redirect_to(nh->ifindex, reason);
+}
+
+#endif /* XDPNET_DELIVER_H */

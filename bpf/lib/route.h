@@ -1,0 +1,236 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Distributed east-west routing (packet walk 3, Neutron DVR): a frame a VM
+ * addressed to its router's MAC is routed on the node where it entered,
+ * wherever the destination is. The decisions, in the order Linux's forwarding
+ * path takes them (ip_route_input, ip_forward, neighbour output):
+ *
+ *   router unknown (not in xdpnet_routers)   -> dropped (ROUTING_NOT_IMPLEMENTED)
+ *   router down                              -> dropped
+ *   not untagged IPv4                        -> dropped (ARP requests for the
+ *                                               router were answered before)
+ *   IPv4 options (IHL > 5)                   -> dropped
+ *   bad IPv4 header checksum                 -> dropped (RFC 1812 5.2.2)
+ *   longest-prefix match of the destination in the router's table:
+ *     none                                   -> ICMP net unreachable
+ *     external                               -> dropped (SNAT is not implemented)
+ *     connected: the neighbour is the destination, nexthop: the route's next hop;
+ *     its MAC from xdpnet_arp on the route's network;
+ *   the destination is the router itself     -> a ping is answered (icmp.h),
+ *     (xdpnet_arp gives the router's MAC)       anything else dropped
+ *   TTL <= 1                                 -> ICMP time exceeded
+ *   destination network unknown or down      -> dropped
+ *   larger than its MTU                      -> DF: ICMP fragmentation needed
+ *                                               (with the MTU), else dropped
+ *   neighbour without ARP or FDB entry       -> dropped, never flooded
+ *   neighbour is a router                    -> dropped (not routed twice)
+ *   then TTL - 1 (incremental checksum), source MAC := the router's,
+ *   destination MAC := the neighbour's, and delivered as the switch delivers
+ *   (deliver.h): into a local port, or encapsulated in the destination
+ *   network's VNI to the neighbour's VTEP.
+ *
+ * An ICMP error is sent only where RFC 1812 4.3.2.7 allows one (icmp.h); where
+ * it does not, the frame is dropped under the DROP_ reason of the same cause.
+ * Its source is the router's address on the sender's network
+ * (xdpnet_router_ifaces).
+ *
+ * The frame's pointers (f) are invalid once an ICMP error or the
+ * encapsulation has resized the frame: nothing here reads them afterwards.
+ */
+#ifndef XDPNET_ROUTE_H
+#define XDPNET_ROUTE_H
+
+#include "common.h"
+#include "csum.h"
+#include "deliver.h"
+#include "fdb.h"
+#include "icmp.h"
+#include "mac.h"
+#include "overlay_maps.h"
+#include "parse.h"
+#include "port_frame.h"
+#include "router_maps.h"
+#include "verdict.h"
+
+#define IP_DF_BIT 0x4000
+
+/* The router's route for `daddr`: longest prefix first, only among its own routes. */
+static __always_inline struct route_entry *route_lookup(const __u8 *router_id, __be32 daddr)
+{
+	struct route_key key = { .prefixlen = ROUTE_PREFIX_BITS + 32, .ip = daddr };
+
+	__builtin_memcpy(key.router_id, router_id, ROUTER_ID_LEN);
+	return bpf_map_lookup_elem(&xdpnet_routes, &key);
+}
+
+static __always_inline struct arp_entry *neighbor_lookup(__u32 vni, __be32 ip)
+{
+	struct arp_key key = { .vni = vni, .ip = ip };
+
+	return bpf_map_lookup_elem(&xdpnet_arp, &key);
+}
+
+/* TTL - 1, and the header checksum with it (RFC 1624 on the TTL/protocol word). */
+static __always_inline void ipv4_decrement_ttl(struct iphdr *ip)
+{
+	__be16 *word = (__be16 *)&ip->ttl;
+	__be16 old = *word;
+
+	ip->ttl--;
+	csum_replace2(&ip->check, old, *word);
+}
+
+/* What a router sends back about a packet it does not forward. */
+struct route_error {
+	__u8 type;
+	__u8 code;
+	__u16 mtu;                 /* host: fragmentation needed only */
+	enum xdpnet_reason sent;   /* counted when the error is sent */
+	enum xdpnet_reason silent; /* counted when none may be sent: the frame is dropped */
+};
+
+/*
+ * The ICMP error `e` back to the sender on network `in_vni`, from the
+ * router's address there; or, where no error may be sent, a drop.
+ */
+static __always_inline outcome_t route_icmp_error(struct xdp_md *ctx, const struct port_frame *f,
+						  const __u8 *router_id, const struct router_info *router,
+						  __u32 in_vni, const struct route_error e)
+{
+	struct router_iface_key key = { .vni = in_vni };
+	struct router_iface *iface;
+	int ret;
+
+	if (!icmp_error_allowed(f->ip, (void *)(long)ctx->data_end))
+		return drop(e.silent);
+	__builtin_memcpy(key.router_id, router_id, ROUTER_ID_LEN);
+	iface = bpf_map_lookup_elem(&xdpnet_router_ifaces, &key);
+	if (!iface)
+		return drop(e.silent);
+	ret = icmp_send_error(ctx, e.type, e.code, e.mtu, iface->ip, router->mac);
+	if (ret < 0)
+		return drop_from(ret);
+	return outcome(XDP_TX, e.sent);
+}
+
+/* A packet to one of the router's own addresses: only pings are answered. */
+static __always_inline outcome_t to_router(struct xdp_md *ctx, const struct port_frame *f,
+					   const struct router_info *router)
+{
+	struct iphdr *ip = f->ip;
+	struct icmp_hdr *icmp = (void *)(ip + 1);
+
+	if (ip->protocol != IPPROTO_ICMP || ipv4_is_fragment(ip) || !ipv4_is_single_host(ip->saddr))
+		return drop(REASON_DROP_TO_ROUTER);
+	/* Verifier: parse_l4 checked the ICMP header on its own copy of the pointer. */
+	if ((void *)(icmp + 1) > (void *)(long)ctx->data_end)
+		return drop(REASON_DROP_TRUNCATED_L4);
+	if (icmp->type != ICMP_ECHO)
+		return drop(REASON_DROP_TO_ROUTER);
+	icmp_echo_reply(f->l2.eth, ip, icmp, router->mac);
+	return outcome(XDP_TX, REASON_FWD_ICMP_ECHO_REPLY);
+}
+
+/*
+ * Routes the frame `f` (parsed, from a port of network `in_vni`, its
+ * destination MAC the router `router_id`'s). `ul` is this node's underlay,
+ * for a destination behind another VTEP.
+ */
+static __always_inline outcome_t route_frame(struct xdp_md *ctx, struct port_frame *f, __u32 in_vni,
+					     const __u8 *router_id, const struct underlay_config *ul)
+{
+	struct router_info *router;
+	struct route_entry *route;
+	struct network_info *net;
+	struct arp_entry *neigh;
+	struct fdb_entry *fdb;
+	struct iphdr *ip = f->ip;
+	__be32 target;
+	__u32 vni;
+
+	router = bpf_map_lookup_elem(&xdpnet_routers, router_id);
+	if (!router)
+		return drop(REASON_DROP_ROUTING_NOT_IMPLEMENTED);
+	if (!(router->flags & ROUTER_F_ADMIN_UP))
+		return drop(REASON_DROP_ROUTER_DOWN);
+	/* A VLAN tag is a trunk's sub-network; the router's interface is on the untagged one. */
+	if (!ip || f->l2.vlan_count)
+		return drop(REASON_DROP_ROUTED_NOT_IPV4);
+	if (ip->ihl != 5)
+		return drop(REASON_DROP_IPV4_OPTIONS);
+	if (!ipv4_checksum_ok20(ip))
+		return drop(REASON_DROP_BAD_IPV4_CHECKSUM);
+
+	route = route_lookup(router_id, ip->daddr);
+	if (!route) {
+		return route_icmp_error(ctx, f, router_id, router, in_vni,
+					(struct route_error){ ICMP_DEST_UNREACH, ICMP_NET_UNREACH, 0,
+							      REASON_FWD_ICMP_NET_UNREACHABLE, REASON_DROP_NO_ROUTE });
+	}
+	switch (route->kind) {
+	case ROUTE_CONNECTED:
+		target = ip->daddr;
+		break;
+	case ROUTE_NEXTHOP:
+		target = route->nexthop;
+		break;
+	case ROUTE_EXTERNAL:
+		return drop(REASON_DROP_EXTERNAL_NOT_IMPLEMENTED);
+	default:
+		return drop(REASON_DROP_NO_ROUTE); /* a kind this program does not know routes nowhere */
+	}
+	vni = route->vni;
+
+	neigh = neighbor_lookup(vni, target);
+	if (neigh && mac_equal(neigh->mac, router->mac)) {
+		/* The router's own address (its interfaces' IPs map to its MAC), before the TTL, as Linux. */
+		if (route->kind == ROUTE_CONNECTED)
+			return to_router(ctx, f, router);
+		return drop(REASON_DROP_NEXTHOP_IS_ROUTER);
+	}
+
+	if (ip->ttl <= 1) {
+		return route_icmp_error(ctx, f, router_id, router, in_vni,
+					(struct route_error){ ICMP_TIME_EXCEEDED, ICMP_EXC_TTL, 0,
+							      REASON_FWD_ICMP_TIME_EXCEEDED, REASON_DROP_TTL_EXCEEDED });
+	}
+
+	net = bpf_map_lookup_elem(&xdpnet_networks, &vni);
+	if (!net)
+		return drop(REASON_DROP_UNKNOWN_VNI);
+	if (!(net->flags & NETWORK_F_ADMIN_UP))
+		return drop(REASON_DROP_NETWORK_DOWN);
+	if (f->l3_len > net->mtu) {
+		/* XDP cannot fragment: with DF the sender learns the MTU (RFC 1191), without it the packet is lost. */
+		if (!(ip->frag_off & bpf_htons(IP_DF_BIT)))
+			return drop(REASON_DROP_EXCEEDS_NETWORK_MTU);
+		return route_icmp_error(ctx, f, router_id, router, in_vni,
+					(struct route_error){ ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, (__u16)net->mtu,
+							      REASON_FWD_ICMP_FRAG_NEEDED,
+							      REASON_DROP_EXCEEDS_NETWORK_MTU });
+	}
+
+	if (!neigh)
+		return drop(REASON_DROP_NO_NEIGHBOR);
+	fdb = fdb_lookup(vni, neigh->mac);
+	if (!fdb)
+		return drop(REASON_DROP_NO_NEIGHBOR);
+	if (fdb->kind == FDB_ROUTER)
+		return drop(REASON_DROP_NEXTHOP_IS_ROUTER);
+
+	ipv4_decrement_ttl(ip);
+	mac_copy(f->l2.eth->h_source, router->mac);
+	mac_copy(f->l2.eth->h_dest, neigh->mac);
+
+	switch (fdb->kind) {
+	case FDB_LOCAL:
+		/* Back into the sending port too, if that is where the destination is: a router may. */
+		return to_local_port(ctx, vni, fdb->ifindex, REASON_FWD_ROUTED_LOCAL);
+	case FDB_REMOTE:
+		return to_remote_vtep(ctx, f, vni, fdb->vtep_ip, ul, REASON_FWD_ROUTED_ENCAP);
+	default:
+		return drop(REASON_DROP_UNKNOWN_DESTINATION);
+	}
+}
+
+#endif /* XDPNET_ROUTE_H */
