@@ -9,7 +9,10 @@
 import type { Server as HttpServer } from 'node:http';
 import type { Logger as PinoLogger } from 'pino';
 import { ApiServer, type ListenOptions } from '../api/server.js';
+import { NetlinkEvents } from '../dataplane/netlink-events.js';
+import { UnderlayNexthops } from '../dataplane/nexthops.js';
 import { NodeDataplane } from '../dataplane/node.js';
+import { OverlayTables } from '../dataplane/overlay-tables.js';
 import { BpfTables } from '../dataplane/tables.js';
 import { FakeDataplane } from '../reconciler/fake-dataplane.js';
 import { Reconciler } from '../reconciler/reconciler.js';
@@ -19,11 +22,27 @@ import type { Config } from './config.js';
 import { createApiContext } from './api-context.js';
 import { createRegistry, serveMetrics } from './metrics.js';
 
+/** What the BPF dataplane runs besides the reconciler: the node's programs and maps, and what follows the kernel. */
+interface BpfParts {
+  node: NodeDataplane;
+  /** rtnetlink notifications, shared by the next hops and the interface watch. */
+  events: NetlinkEvents;
+  /** Keeps xdpnet_nexthops resolved for the VTEPs the flood lists name. */
+  nexthops: UnderlayNexthops;
+}
+
+/** Stops following the kernel and closes handles; programs stay attached, maps pinned. */
+function closeBpf(parts: Partial<BpfParts>): void {
+  parts.nexthops?.close();
+  parts.events?.close();
+  parts.node?.close();
+}
+
 export class Daemon {
   private constructor(
     private readonly logger: PinoLogger,
     private readonly state: DesiredState,
-    private readonly node: NodeDataplane | undefined,
+    private readonly bpf: BpfParts | undefined,
     private readonly reconciler: Reconciler,
     private readonly api: ApiServer,
     private readonly metrics: HttpServer | undefined,
@@ -39,18 +58,27 @@ export class Daemon {
     const state = await DesiredState.open(config.state_dir, {
       onListenerError: (err) => logger.error({ err }, 'a desired-state listener threw'),
     });
-    let node: NodeDataplane | undefined;
+    const bpf: Partial<BpfParts> = {};
     let reconciler: Reconciler | undefined;
     let api: ApiServer | undefined;
     try {
       let tables: Dataplane;
       if (config.dataplane === 'bpf') {
-        node = await NodeDataplane.start({
+        bpf.node = await NodeDataplane.start({
           bpffsRoot: config.bpffs_root,
-          interfaces: [config.underlay_interface, ...Object.values(config.physical_networks)],
+          vtepIp: config.vtep_ip,
+          underlayInterface: config.underlay_interface,
+          physicalInterfaces: Object.values(config.physical_networks),
           logger,
         });
-        tables = new BpfTables();
+        bpf.events = await NetlinkEvents.open({ logger });
+        bpf.nexthops = await UnderlayNexthops.start({
+          map: bpf.node.maps.requireShared('xdpnet_nexthops'),
+          underlayInterface: config.underlay_interface,
+          logger,
+          events: bpf.events,
+        });
+        tables = new BpfTables(new OverlayTables(bpf.node, bpf.nexthops));
       } else {
         logger.warn({}, 'dataplane: fake — nothing is programmed into the kernel');
         tables = new FakeDataplane();
@@ -60,13 +88,14 @@ export class Daemon {
         fullPassIntervalMs: config.reconcile.full_pass_interval_seconds * 1000,
         logger,
       });
-      const ctx = createApiContext({ config, logger, state, reconciler, node, startedUnixMs, listening: () => api?.listening ?? [] });
+      const ctx = createApiContext({ config, logger, state, reconciler, node: bpf.node, startedUnixMs, listening: () => api?.listening ?? [] });
       api = await ApiServer.start(ctx, listenOptions(config));
       const metrics = config.metrics.address
         ? await serveMetrics(createRegistry(ctx.metricsSource), config.metrics.address)
         : undefined;
 
-      const daemon = new Daemon(logger, state, node, reconciler, api, metrics);
+      if (bpf.events) followInterfaces(bpf.events, reconciler);
+      const daemon = new Daemon(logger, state, bpf.node ? (bpf as BpfParts) : undefined, reconciler, api, metrics);
       const serving = api;
       reconciler.start().then(
         () => {
@@ -88,7 +117,7 @@ export class Daemon {
     } catch (err) {
       await api?.stop(0);
       await reconciler?.stop();
-      node?.close();
+      closeBpf(bpf);
       await state.close();
       throw err;
     }
@@ -101,8 +130,21 @@ export class Daemon {
     await this.reconciler.stop();
     await new Promise<void>((resolve) => (this.metrics ? this.metrics.close(() => resolve()) : resolve()));
     await this.state.close();
-    this.node?.close();
+    if (this.bpf) closeBpf(this.bpf);
   }
+}
+
+/**
+ * Interfaces that come, go or are recreated (a VM's tap) ask for a full pass:
+ * its list() re-reads the interfaces, removes what a vanished interface left,
+ * and the pass sets ports up on the interfaces as they are now. A resync
+ * (notifications were lost) may hide any of that. Requests coalesce, so a
+ * burst of events costs one pass; the periodic full pass stays the safety net.
+ */
+function followInterfaces(events: NetlinkEvents, reconciler: Reconciler): void {
+  events.subscribe((e) => {
+    if (e.type === 'link' || e.type === 'resync') reconciler.requestFullPass();
+  });
 }
 
 function listenOptions(config: Config): ListenOptions {

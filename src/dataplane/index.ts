@@ -30,3 +30,7 @@ export * as codec from './codec.js';
 export { reasonCounters, SHARED_LAYOUTS, type ReasonCounters } from './layouts.js';
 export { readReasonCounters, REASON_MAP_NAME, type ReasonCount } from './reasons.js';
 export { describeBtf, layoutMismatches } from './btf-layout.js';
+export { NodeDataplane, type NodeDataplaneOptions, type AttachmentStatus, type MapFillStatus } from './node.js';
+export { BpfTables } from './tables.js';
+export { OverlayTables, type NexthopSink, type OverlayParts } from './overlay-tables.js';
+export { type MapHandle } from './replicated-map.js';

@@ -2,54 +2,54 @@
 // restarted daemon adopts it.
 //
 // Everything lives under the bpffs root (default /sys/fs/bpf/xdpnet):
-//   xdpnet_reasons          the per-CPU reason counters, shared by every program
-//   links/xdp_<ifname>      one pinned XDP link per interface the node owns
+//   <map name>              every map any object declares (pinned-maps.ts),
+//                           shared by all of them: xdpnet_reasons, the overlay tables…
+//   links/xdp_<ifname>      the XDP link of an interface: xdp_underlay on the
+//                           underlay, xdp_guard on physical-network interfaces,
+//                           xdp_port on VM ports
+//   links/tc_<ifname>       the TC ingress (tcx) link: tc_underlay_flood on the
+//                           underlay, tc_port_flood on VM ports
 // Pinned links keep the programs attached while the daemon is stopped or
 // restarting, so forwarding never stops for a daemon restart. On start the
-// daemon reuses the pinned maps, opens the pinned links and, where the program
-// it just loaded differs from the attached one (an upgrade), swaps it in
-// atomically through the link.
+// daemon reuses the pinned maps, opens the pinned links and swaps its freshly
+// loaded programs in atomically through them (hook-links.ts). The VM ports'
+// links are attached and detached by the tables (port-programs.ts).
 
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_BPFFS_ROOT, ensureBpffs } from './bpffs.js';
-import { type LoadedObject, loadObject } from './object.js';
+import { encode, ipv4 } from './codec.js';
+import { type AttachmentStatus, type HookLogger, type PinnedHook, detachHook, ensureHook, hookStatus } from './hook-links.js';
+import { InterfaceIndex } from './interface-index.js';
+import { REPO_ROOT } from './native.js';
+import { txPortWrite } from './overlay-encode.js';
+import { type MapFillStatus, PinnedMaps, declaredSettings } from './pinned-maps.js';
+import { PortPrograms } from './port-programs.js';
 import type { BpfProgram } from './program.js';
-import { BpfLink, LinkType } from './link.js';
-import { attachXdp, queryXdp } from './attach.js';
-import { type BpfMap } from './maps.js';
-import { BpfError, REPO_ROOT, native } from './native.js';
 import { REASON_MAP_NAME, type ReasonCount, readReasonCounters } from './reasons.js';
-import { RtNetlink } from './rtnetlink.js';
+
+export type { AttachmentStatus } from './hook-links.js';
+export type { MapFillStatus } from './pinned-maps.js';
 
 export interface NodeDataplaneOptions {
   /** Directory for xdpnet's pins; must be on a bpffs (mounted if missing). */
   bpffsRoot: string;
-  /** Interfaces whose ingress the node's programs own: the underlay, then physical networks. */
-  interfaces: readonly string[];
+  /** This node's VTEP IPv4 (the outer source of what it encapsulates, the destination it decapsulates). */
+  vtepIp: string;
+  /** The interface the VTEP IP lives on. */
+  underlayInterface: string;
+  /** Interfaces of physical networks: guarded only, for now (routing/NAT on them comes later). */
+  physicalInterfaces: readonly string[];
   /** Directory of the compiled BPF objects. */
   objectDir?: string;
-  logger: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
+  logger: HookLogger;
 }
 
-export interface AttachmentStatus {
-  interfaceName: string;
-  ifindex: number;
-  programName: string;
-  programId: number;
-  hook: string;
-  linkId: number;
-  pinPath: string;
-}
-
-export interface MapFillStatus {
-  name: string;
-  entries: number;
-  maxEntries: number;
-}
-
-const GUARD_OBJECT = 'xdp_guard.bpf.o';
-const GUARD_PROGRAM = 'xdp_guard';
+/** Objects and the programs the node takes from each. */
+const UNDERLAY = { file: 'xdp_underlay.bpf.o', xdp: 'xdp_underlay' };
+const FLOOD = { file: 'tc_flood.bpf.o', port: 'tc_port_flood', underlay: 'tc_underlay_flood' };
+const PORT = { file: 'xdp_port.bpf.o', xdp: 'xdp_port' };
+const GUARD = { file: 'xdp_guard.bpf.o', xdp: 'xdp_guard' };
 
 /** The bpffs mount a root lives on: /sys/fs/bpf for anything below it, else the root itself. */
 function bpffsMountFor(root: string): string {
@@ -59,129 +59,144 @@ function bpffsMountFor(root: string): string {
 export class NodeDataplane {
   private constructor(
     private readonly options: NodeDataplaneOptions,
-    private readonly reasons: BpfMap,
-    private readonly attachments: Map<string, { ifindex: number; link: BpfLink; pinPath: string }>,
+    /** Every pinned map, by name. */
+    readonly maps: PinnedMaps,
+    /** Interface names <-> ifindexes of this namespace. */
+    readonly interfaces: InterfaceIndex,
+    /** The VM ports' programs. */
+    readonly ports: PortPrograms,
+    /** The underlay's ifindex at start (it is in xdpnet_tx_ports, and no VM port). */
+    readonly underlayIfindex: number,
+    /** The node's own attachments: underlay TC and XDP, then the physical networks' XDP. */
+    private readonly hooks: PinnedHook[],
+    private readonly programs: BpfProgram[],
   ) {}
 
   static async start(options: NodeDataplaneOptions): Promise<NodeDataplane> {
-    ensureBpffs(bpffsMountFor(options.bpffsRoot));
-    mkdirSync(join(options.bpffsRoot, 'links'), { recursive: true, mode: 0o700 });
+    const { bpffsRoot, logger } = options;
+    ensureBpffs(bpffsMountFor(bpffsRoot));
+    const linksDir = join(bpffsRoot, 'links');
+    mkdirSync(linksDir, { recursive: true, mode: 0o700 });
     const objectDir = options.objectDir ?? join(REPO_ROOT, 'bpf/build');
 
-    const guard = await loadObject(join(objectDir, GUARD_OBJECT), {
-      maps: { [REASON_MAP_NAME]: { pinPath: join(options.bpffsRoot, REASON_MAP_NAME) } },
-    });
-    const attachments = new Map<string, { ifindex: number; link: BpfLink; pinPath: string }>();
-    let reasons: BpfMap | undefined;
+    const interfaces = await InterfaceIndex.open();
+    const maps = new PinnedMaps(bpffsRoot);
+    const programs: BpfProgram[] = [];
+    const hooks: PinnedHook[] = [];
+    let ports: PortPrograms | undefined;
     try {
-      reasons = guard.map(REASON_MAP_NAME);
-      const program = guard.program(GUARD_PROGRAM);
-      try {
-        const rt = RtNetlink.open();
+      const underlay = await interfaces.lookupLink(options.underlayInterface);
+      if (!underlay) throw new Error(`interface ${options.underlayInterface} (underlay_interface) does not exist`);
+      // Each object gets those of these it declares: a setting added to a program needs no change here.
+      const settings = { vtep_ip: encode(ipv4, options.vtepIp), underlay_mtu: underlay.mtu };
+      const load = async (file: string, names: string[]): Promise<BpfProgram[]> => {
+        const path = join(objectDir, file);
+        const obj = await maps.load(path, declaredSettings(path, settings));
         try {
-          for (const name of options.interfaces) {
-            const link = await rt.linkByName(name);
-            if (!link) throw new Error(`interface ${name} (from the configuration) does not exist`);
-            attachments.set(name, adoptOrAttach(name, link.index, program, options));
-          }
+          return names.map((name) => {
+            const program = obj.program(name);
+            programs.push(program);
+            return program;
+          });
         } finally {
-          rt.close();
+          obj.close();
         }
-      } finally {
-        program.close();
+      };
+      const [xdpUnderlay] = await load(UNDERLAY.file, [UNDERLAY.xdp]);
+      const [tcPort, tcUnderlay] = await load(FLOOD.file, [FLOOD.port, FLOOD.underlay]);
+      const [xdpPort] = await load(PORT.file, [PORT.xdp]);
+
+      // Encapsulated frames are redirected out of the underlay through xdpnet_tx_ports.
+      const tx = txPortWrite(underlay.index);
+      maps.require(tx.map).update(tx.key, tx.value);
+      // TC first: xdp_underlay passes flooded frames up to tc_underlay_flood.
+      const attach = (hook: 'xdp' | 'tc', interfaceName: string, ifindex: number, program: BpfProgram, programName: string) =>
+        hooks.push(ensureHook({ hook, interfaceName, ifindex, program, programName, linksDir, logger }));
+      attach('tc', underlay.name, underlay.index, tcUnderlay!, FLOOD.underlay);
+      // An xdp_guard link left by an older daemon becomes xdp_underlay through the same link.
+      attach('xdp', underlay.name, underlay.index, xdpUnderlay!, UNDERLAY.xdp);
+
+      const physical = [...new Set(options.physicalInterfaces)].filter((name) => {
+        if (name !== underlay.name) return true;
+        logger.info({ interface: name }, 'physical network on the underlay interface: xdp_underlay guards it already');
+        return false;
+      });
+      if (physical.length > 0) {
+        const [guard] = await load(GUARD.file, [GUARD.xdp]);
+        for (const name of physical) {
+          const link = await interfaces.lookupLink(name);
+          if (!link) throw new Error(`interface ${name} (from physical_networks) does not exist`);
+          attach('xdp', name, link.index, guard!, GUARD.xdp);
+        }
       }
+
+      ports = new PortPrograms({
+        linksDir,
+        xdp: { program: xdpPort!, name: PORT.xdp },
+        tc: { program: tcPort!, name: FLOOD.port },
+        reserved: new Set([underlay.name, ...physical]),
+        logger,
+      });
+      ports.adopt(interfaces);
+      return new NodeDataplane(options, maps, interfaces, ports, underlay.index, hooks, programs);
     } catch (err) {
-      reasons?.close();
-      for (const a of attachments.values()) a.link.close();
+      // Attachments made so far stay (pinned): the next start adopts them.
+      ports?.close();
+      for (const h of hooks) h.link.close();
+      for (const p of programs) p.close();
+      maps.close();
+      interfaces.close();
       throw err;
-    } finally {
-      guard.close();
     }
-    return new NodeDataplane(options, reasons, attachments);
+  }
+
+  get logger(): HookLogger {
+    return this.options.logger;
   }
 
   reasonCounters(): ReasonCount[] {
-    return readReasonCounters(this.reasons);
+    return readReasonCounters(this.maps.requireShared(REASON_MAP_NAME));
   }
 
+  /** Every attachment: the underlay's TC and XDP, the physical networks', each VM port's. */
   attached(): AttachmentStatus[] {
-    return [...this.attachments].map(([name, a]) => {
-      const info = a.link.info();
-      const query = queryXdp(a.ifindex);
-      return {
-        interfaceName: name,
-        ifindex: a.ifindex,
-        programName: native().programInfoById(info.progId)?.name ?? '',
-        programId: info.progId,
-        hook: query?.mode ?? 'detached',
-        linkId: info.id,
-        pinPath: a.pinPath,
-      };
-    });
+    return [...this.hooks.map(hookStatus), ...this.ports.statuses()];
   }
 
+  /** Every pinned map's use. */
   mapFill(): MapFillStatus[] {
-    const { name, maxEntries } = this.reasons.info;
-    // An array map is always full: every slot exists, zeroed or not.
-    return [{ name, entries: maxEntries, maxEntries }];
+    return this.maps.fill();
   }
 
   /** Closes handles. Programs stay attached and maps stay pinned: forwarding goes on. */
   close(): void {
-    this.reasons.close();
-    for (const a of this.attachments.values()) a.link.close();
-    this.attachments.clear();
+    this.ports.close();
+    for (const h of this.hooks) h.link.close();
+    this.hooks.length = 0;
+    for (const p of this.programs) p.close();
+    this.programs.length = 0;
+    this.maps.close();
+    this.interfaces.close();
   }
 
   /** Detaches every program and removes every pin: the node stops forwarding. */
   teardown(): void {
-    for (const a of this.attachments.values()) {
-      a.link.detach();
-      a.link.unpin();
-    }
+    this.ports.teardown();
+    // XDP before TC (the reverse of attach), physical networks first.
+    for (const h of [...this.hooks].reverse()) detachHook(h);
+    this.hooks.length = 0;
+    this.maps.unpinAll();
     this.close();
-    native().unpin(join(this.options.bpffsRoot, REASON_MAP_NAME));
+    removeIfEmpty(join(this.options.bpffsRoot, 'links'));
+    removeIfEmpty(this.options.bpffsRoot);
   }
 }
 
-/**
- * Adopts the pinned link on an interface if it is still attached there
- * (replacing its program when the freshly loaded one differs), else attaches
- * anew and pins. A pin left by an interface that was deleted is replaced.
- */
-function adoptOrAttach(
-  name: string,
-  ifindex: number,
-  program: BpfProgram,
-  options: NodeDataplaneOptions,
-): { ifindex: number; link: BpfLink; pinPath: string } {
-  const pinPath = join(options.bpffsRoot, 'links', `xdp_${name}`);
-  if (existsSync(pinPath)) {
-    const link = BpfLink.openPinned(pinPath);
-    const info = link.info();
-    if (info.type === LinkType.XDP && info.ifindex === ifindex) {
-      const current = native().programInfoById(info.progId);
-      if (current?.tag !== program.info.tag) {
-        link.replaceProgram(program);
-        options.logger.info({ interface: name, from: info.progId, to: program.id }, 'replaced attached program');
-      } else {
-        options.logger.info({ interface: name, program: info.progId, link: info.id }, 'adopted attached program');
-      }
-      return { ifindex, link, pinPath };
-    }
-    // The interface was recreated (new ifindex) or the link is defunct.
-    options.logger.warn({ interface: name, pinned: info }, 'stale XDP link pin; attaching anew');
-    link.unpin();
-    link.close();
-  }
+/** rmdir unless something else lives there (another user's pins) or it is a mount point. */
+function removeIfEmpty(dir: string): void {
   try {
-    const { link } = attachXdp(program, ifindex, { pinPath });
-    options.logger.info({ interface: name, program: program.id, link: link.info().id }, 'attached program');
-    return { ifindex, link, pinPath };
+    if (readdirSync(dir).length === 0) rmdirSync(dir);
   } catch (err) {
-    if (err instanceof BpfError && err.code === 'EBUSY') {
-      throw new Error(`interface ${name}: another XDP program is attached (not by xdpnet); detach it first`, { cause: err });
-    }
-    throw err;
+    if (!['ENOENT', 'ENOTEMPTY', 'EBUSY'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err;
   }
 }

@@ -21,13 +21,20 @@
 // - IFLA_LINKINFO is typed as an opaque Buffer, so the veth linkinfo (with its
 //   nested VETH_INFO_PEER) is encoded here by hand (`vethLinkInfo`), and the
 //   link kind is decoded by hand (`linkKind`).
+// - Neighbour attributes past NDA_PROTOCOL (NDA_FLAGS_EXT, which marks a
+//   managed entry) are dropped by its parser and cannot be sent through its
+//   typed API: the `*NeighborEntry`/`manageNeighbor`/`useNeighbor` methods
+//   build and read those messages by hand (netlink-neighbor.ts).
 
 import { closeSync, openSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { getSystemErrorMap } from 'node:util';
-import { AttrStream, FlagsNew, createRtNetlink, ifla, parseAttributes, rt } from 'netlink';
-import type { RtNetlinkSocket } from 'netlink';
+import { AttrStream, FlagsGet, FlagsNew, createRtNetlink, ifla, parseAttributes, rt } from 'netlink';
+import type { NetlinkMessage, RtNetlinkSocket } from 'netlink';
+import { NTF_EXT_MANAGED, NTF_USE, type NeighborEntry, decodeNeighbor, encodeNeighborRequest } from './netlink-neighbor.js';
+
+export type { NeighborEntry } from './netlink-neighbor.js';
 
 // ---------------------------------------------------------------------------
 // Errors
@@ -355,6 +362,28 @@ export interface NeighborInfo {
   permanent: boolean;
 }
 
+/** The kernel's answer to "how would a packet to this address leave?" (`ip route get`). */
+export interface RouteLookup {
+  /** 'UNICAST', 'LOCAL', 'BROADCAST', ... */
+  type: string;
+  /** The table the answer came from. */
+  table: number;
+  /** The next hop, when the destination is not on-link. */
+  gateway?: string;
+  /** The outgoing interface. */
+  ifindex?: number;
+  /** The next hop is not an IPv4 address (RTA_VIA, e.g. an IPv6 next hop for an IPv4 route). */
+  foreignGateway?: boolean;
+}
+
+/** A neighbour entry this process asks the kernel to resolve. */
+export interface NeighborTarget {
+  ifindex: number;
+  ip: string;
+  /** NDA_PROTOCOL (0-255) to mark the entry with, so its creator can find it again. */
+  protocol?: number;
+}
+
 const RT_TABLE_MAIN = 254;
 const REQUEST_TIMEOUT_MS = 10_000;
 const CREATE_EXCL = FlagsNew.CREATE | FlagsNew.EXCL;
@@ -531,11 +560,7 @@ export class RtNetlink {
     const msgs = await this.call('addresses', '(dump)', (o) => this.sock.getAddresses({ family: AF_INET }, undefined, o));
     return msgs
       .filter((m) => m.data.family === AF_INET && (ifindex === undefined || m.data.index === ifindex))
-      .map((m) => {
-        const address = ipString(m.attrs.local ?? m.attrs.address);
-        const prefixLen = m.data.prefixlen ?? 0;
-        return { ifindex: m.data.index ?? 0, address, prefixLen, cidr: `${address}/${prefixLen}` };
-      });
+      .map(toAddressInfo);
   }
 
   // --- routes --------------------------------------------------------------------
@@ -560,14 +585,7 @@ export class RtNetlink {
     const out: RouteInfo[] = [];
     for (const m of msgs) {
       if (m.data.family !== AF_INET) continue;
-      const r: RouteInfo = {
-        dst: `${m.attrs.dst ? ipString(m.attrs.dst) : '0.0.0.0'}/${m.data.dstLen ?? 0}`,
-        table: m.attrs.table ?? m.data.table ?? 0,
-        type: String(m.data.type ?? 'UNSPEC'),
-        protocol: String(m.data.protocol ?? 0),
-      };
-      if (m.attrs.gateway) r.gateway = ipString(m.attrs.gateway);
-      if (m.attrs.oif !== undefined) r.ifindex = m.attrs.oif;
+      const r = toRouteInfo(m);
       if (filter.table !== undefined && r.table !== filter.table) continue;
       if (filter.ifindex !== undefined && r.ifindex !== filter.ifindex) continue;
       out.push(r);
@@ -611,12 +629,102 @@ export class RtNetlink {
         };
       });
   }
+
+  /**
+   * One IPv4 neighbour entry with its managed flag and protocol, or undefined
+   * if there is none (RTM_GETNEIGH for a single entry, Linux 5.0+).
+   */
+  async neighborEntry(ifindex: number, ip: string): Promise<NeighborEntry | undefined> {
+    const op = 'neighborEntry';
+    const payload = neighborPayload(op, { ifindex, ip });
+    try {
+      const msgs = await this.raw(op, `${ip} on ifindex ${ifindex}`, rt.MessageType.GETNEIGH, payload, 0);
+      return msgs.map((m) => decodeNeighbor(m.data)).find((n) => n !== undefined);
+    } catch (err) {
+      if (err instanceof NetlinkError && err.code === 'ENOENT') return undefined;
+      throw err;
+    }
+  }
+
+  /** IPv4 neighbour entries with their managed flag and protocol, optionally of one link only. */
+  async neighborEntries(ifindex?: number): Promise<NeighborEntry[]> {
+    if (ifindex !== undefined) checkIfindex('neighborEntries', ifindex);
+    const ndmsg = Buffer.alloc(12);
+    ndmsg.writeUInt8(AF_INET, 0);
+    const msgs = await this.raw('neighborEntries', '(dump)', rt.MessageType.GETNEIGH, ndmsg, FlagsGet.DUMP);
+    return msgs
+      .map((m) => decodeNeighbor(m.data))
+      .filter((n): n is NeighborEntry => n !== undefined && (ifindex === undefined || n.ifindex === ifindex));
+  }
+
+  /**
+   * Makes the entry a *managed* neighbour (NTF_EXT_MANAGED, Linux 5.16+): the
+   * kernel resolves it now and keeps re-resolving it, failed or not, without
+   * any traffic of its own needing it. Creates the entry if missing; on an
+   * existing entry it keeps the state and address and adds the flag (and the
+   * protocol). Kernels without managed neighbours ignore NDA_FLAGS_EXT and
+   * leave a plain entry: read it back with `neighborEntry` to know.
+   * Never use it on a PERMANENT entry: the kernel would drop that state.
+   */
+  async manageNeighbor(target: NeighborTarget): Promise<void> {
+    const op = 'manageNeighbor';
+    const payload = neighborPayload(op, target, { flagsExt: NTF_EXT_MANAGED });
+    await this.raw(op, `${target.ip} on ifindex ${target.ifindex}`, rt.MessageType.NEWNEIGH, payload, FlagsNew.CREATE | FlagsNew.REPLACE);
+  }
+
+  /**
+   * `ip neigh replace IP dev IF use`: creates the entry if missing and marks it
+   * used, which starts resolution (or re-confirmation of a stale entry) as if
+   * the kernel had a packet for it. A one-shot kick, for kernels without
+   * managed neighbours. Same caveat as `manageNeighbor` for PERMANENT entries.
+   */
+  async useNeighbor(target: NeighborTarget): Promise<void> {
+    const op = 'useNeighbor';
+    const payload = neighborPayload(op, target, { flags: NTF_USE });
+    await this.raw(op, `${target.ip} on ifindex ${target.ifindex}`, rt.MessageType.NEWNEIGH, payload, FlagsNew.CREATE | FlagsNew.REPLACE);
+  }
+
+  /**
+   * `ip route get DST`: the kernel's own routing decision for a packet to
+   * `dst` from this host (policy rules, longest prefix match, one path of a
+   * multipath route). No route is an error: ENETUNREACH, or EHOSTUNREACH /
+   * EACCES / EINVAL for unreachable / prohibit / blackhole routes.
+   */
+  async routeTo(dst: string): Promise<RouteLookup> {
+    const op = 'routeTo';
+    const addr = parseIPv4(op, dst, 'destination');
+    const msgs = await this.call(op, dst, (o) => this.sock.getRoute({ family: AF_INET, dstLen: 32 }, { dst: addr }, o));
+    const m = msgs[0];
+    if (!m) throw makeError(op, 'EIO', `no answer for ${dst}`);
+    const out: RouteLookup = { type: String(m.data.type ?? 'UNSPEC'), table: m.attrs.table ?? m.data.table ?? 0 };
+    if (m.attrs.gateway) out.gateway = ipString(m.attrs.gateway);
+    if (m.attrs.oif !== undefined) out.ifindex = m.attrs.oif;
+    if (m.attrs.via) out.foreignGateway = true;
+    return out;
+  }
+
+  /** A request built by hand (see netlink-neighbor.ts), answered with raw messages. */
+  private async raw(op: string, what: string, type: number, payload: Buffer, flags: number): Promise<NetlinkMessage[]> {
+    const [msgs] = await this.call(op, what, (o) => this.sock.socket.request(type, payload, o), flags);
+    return msgs;
+  }
+}
+
+function neighborPayload(op: string, target: NeighborTarget, extra: { flags?: number; flagsExt?: number } = {}): Buffer {
+  if (typeof target !== 'object' || target === null) throw invalid(op, 'expected { ifindex, ip, protocol? }');
+  checkIfindex(op, target.ifindex);
+  parseIPv4(op, target.ip);
+  const p = target.protocol;
+  if (p !== undefined && (!Number.isInteger(p) || p < 0 || p > 255))
+    throw invalid(op, `protocol must be an integer in [0, 255], got ${String(p)}`);
+  return encodeNeighborRequest({ ifindex: target.ifindex, ip: target.ip, ...extra, ...(p !== undefined ? { protocol: p } : {}) });
 }
 
 // ---------------------------------------------------------------------------
 // Request builders (validate, then shape the package's typed structs)
 
-function toLinkInfo(m: rt.LinkMessage): LinkInfo {
+/** A parsed RTM_NEWLINK/RTM_DELLINK message as LinkInfo (also used for link events). */
+export function toLinkInfo(m: rt.LinkMessage): LinkInfo {
   const info: LinkInfo = {
     index: m.data.index ?? 0,
     name: m.attrs.ifname ?? '',
@@ -627,6 +735,26 @@ function toLinkInfo(m: rt.LinkMessage): LinkInfo {
   const kind = linkKind(m.attrs.linkinfo);
   if (kind !== undefined) info.kind = kind;
   return info;
+}
+
+/** A parsed IPv4 route message as RouteInfo (also used for route events). */
+export function toRouteInfo(m: rt.RouteMessage): RouteInfo {
+  const r: RouteInfo = {
+    dst: `${m.attrs.dst ? ipString(m.attrs.dst) : '0.0.0.0'}/${m.data.dstLen ?? 0}`,
+    table: m.attrs.table ?? m.data.table ?? 0,
+    type: String(m.data.type ?? 'UNSPEC'),
+    protocol: String(m.data.protocol ?? 0),
+  };
+  if (m.attrs.gateway) r.gateway = ipString(m.attrs.gateway);
+  if (m.attrs.oif !== undefined) r.ifindex = m.attrs.oif;
+  return r;
+}
+
+/** A parsed IPv4 address message as AddressInfo (also used for address events). */
+export function toAddressInfo(m: rt.AddressMessage): AddressInfo {
+  const address = ipString(m.attrs.local ?? m.attrs.address);
+  const prefixLen = m.data.prefixlen ?? 0;
+  return { ifindex: m.data.index ?? 0, address, prefixLen, cidr: `${address}/${prefixLen}` };
 }
 
 /**

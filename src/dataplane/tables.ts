@@ -1,43 +1,61 @@
 // The reconciler's tables (src/reconciler/tables.ts) as the BPF fast path
-// implements them. Each table is implemented by the issue that adds the BPF
-// program consuming it; until then it is reported as UNIMPLEMENTED, which the
-// reconciler turns into an ERROR status with this message on every resource
-// that needs it, instead of pretending the resource is forwarded.
+// implements them. The VXLAN overlay's tables (networks, localPorts, fdb, arp,
+// floodList) are written into the pinned maps by OverlayTables, distributed
+// routing's (routers, routerInterfaces, routes) by RouterTables. Each other
+// table is implemented by the issue that adds the BPF program consuming it;
+// until then it is reported as UNIMPLEMENTED, which the reconciler turns into
+// an ERROR status with this message on every resource that needs it, instead
+// of pretending the resource is forwarded.
 
 import { DataplaneError, type Dataplane, type DataplaneEntry, type TableSupport } from '../reconciler/dataplane.js';
 import type { TableKey, TableName, TableValue } from '../reconciler/tables.js';
+import type { OverlayTable, OverlayTables } from './overlay-tables.js';
+import type { RouterTables } from './router-tables.js';
 
-const NOT_YET: Record<TableName, string> = {
-  networks: 'the VXLAN overlay fast path is not implemented yet',
-  localPorts: 'the VXLAN overlay fast path is not implemented yet',
-  fdb: 'the VXLAN overlay fast path is not implemented yet',
-  arp: 'the ARP responder is not implemented yet',
-  floodList: 'flooding (head-end replication) is not implemented yet',
+const NOT_YET: Record<Exclude<TableName, OverlayTable>, string> = {
+  // Without RouterTables (a BpfTables made with the overlay alone).
   routers: 'distributed routing is not implemented yet',
   routerInterfaces: 'distributed routing is not implemented yet',
   routes: 'distributed routing is not implemented yet',
-  snat: 'SNAT on the external interface is not implemented yet',
+  // Owned by every router with an external gateway: such a router shows this, while it routes between its own subnets.
+  snat: 'the external gateway (SNAT) is not implemented yet: traffic the router would send out through it is dropped',
   floatingIps: 'floating IPs are not implemented yet',
   fixedToFloating: 'floating IPs are not implemented yet',
   providerPorts: 'provider (flat/VLAN) networks are not implemented by the dataplane yet',
 };
 
 export class BpfTables implements Dataplane {
+  constructor(
+    private readonly overlay: OverlayTables,
+    private readonly routers?: RouterTables,
+  ) {}
+
   supports(table: TableName): TableSupport {
+    if (this.overlay.handles(table) || this.routers?.handles(table)) return true;
     return { code: 'UNIMPLEMENTED', message: NOT_YET[table] };
   }
 
-  // The reconciler makes no other call for an unsupported table; these say so
-  // plainly should that contract ever be broken.
   list<T extends TableName>(table: T): Promise<DataplaneEntry<T>[]> {
-    return Promise.reject(new DataplaneError('UNIMPLEMENTED', `${table}: ${NOT_YET[table]}`));
+    if (this.overlay.handles(table)) return this.overlay.list(table) as Promise<DataplaneEntry<T>[]>;
+    if (this.routers?.handles(table)) return this.routers.list(table) as Promise<DataplaneEntry<T>[]>;
+    return Promise.reject(unimplemented(table));
   }
 
-  upsert<T extends TableName>(table: T, _key: TableKey<T>, _value: TableValue<T>): Promise<void> {
-    return Promise.reject(new DataplaneError('UNIMPLEMENTED', `${table}: ${NOT_YET[table]}`));
+  upsert<T extends TableName>(table: T, key: TableKey<T>, value: TableValue<T>): Promise<void> {
+    if (this.overlay.handles(table)) return this.overlay.upsert(table, key as TableKey<typeof table>, value as TableValue<typeof table>);
+    if (this.routers?.handles(table)) return this.routers.upsert(table, key as TableKey<typeof table>, value as TableValue<typeof table>);
+    return Promise.reject(unimplemented(table));
   }
 
-  delete<T extends TableName>(table: T, _key: TableKey<T>): Promise<void> {
-    return Promise.reject(new DataplaneError('UNIMPLEMENTED', `${table}: ${NOT_YET[table]}`));
+  delete<T extends TableName>(table: T, key: TableKey<T>): Promise<void> {
+    if (this.overlay.handles(table)) return this.overlay.delete(table, key as TableKey<typeof table>);
+    if (this.routers?.handles(table)) return this.routers.delete(table, key as TableKey<typeof table>);
+    return Promise.reject(unimplemented(table));
   }
+}
+
+// The reconciler makes no other call for an unsupported table; this says so
+// plainly should that contract ever be broken.
+function unimplemented(table: Exclude<TableName, OverlayTable>): DataplaneError {
+  return new DataplaneError('UNIMPLEMENTED', `${table}: ${NOT_YET[table]}`);
 }

@@ -112,12 +112,13 @@ describe('a running daemon', () => {
   });
 
   it('GetPortCounters on the fake dataplane is FAILED_PRECONDITION, with a message saying why', async () => {
-    for (const ids of [[], ['00000000-0000-4000-8000-000000000001']]) {
-      const err = await rejectionOf(a.portCounters(ids));
-      expect(grpc.status[err.code]).toBe('FAILED_PRECONDITION');
-      expect(err.details).toMatch(/port/i);
-      expect(err.details.length).toBeGreaterThan(20);
-    }
+    const err = await rejectionOf(a.portCounters([]));
+    expect(grpc.status[err.code]).toBe('FAILED_PRECONDITION');
+    expect(err.details).toMatch(/fake dataplane/i);
+    // A port that does not exist is NOT_FOUND whatever the dataplane: the
+    // request is checked against the desired state first.
+    const missing = await rejectionOf(a.portCounters(['00000000-0000-4000-8000-000000000001']));
+    expect(grpc.status[missing.code]).toBe('NOT_FOUND');
   });
 
   it('health is SERVING for the server and for xdpnet.v1.XdpNet, NOT_FOUND for another service', async () => {

@@ -1,0 +1,238 @@
+// NodeDataplane on a real kernel: what xdpnetd loads, pins and attaches, and
+// what a restarted daemon makes of what it finds.
+//
+// The node's interfaces are root-side veth ends of a test topology (the
+// daemon works in the namespace it runs in); pins go under the topology's
+// bpffs directory. What the code says is checked against what the kernel
+// says, read with other tools: `ip link` for XDP, bpftool for programs and
+// their maps, llvm-objdump for the maps each object declares.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, expect, it } from 'vitest';
+import { BpfLink, attachXdp, loadObject, REASON_MAP_NAME } from '../../src/dataplane/index.js';
+import { NodeDataplane } from '../../src/dataplane/node.js';
+import { objectPath } from '../helpers/bpf.js';
+import { describePrivileged } from '../helpers/privileged.js';
+import { type Topology, useTopology } from '../helpers/netns.js';
+
+const VTEP = '192.0.2.1';
+const UNDERLAY_MTU = 1400;
+const OBJECTS = ['xdp_underlay', 'tc_flood', 'xdp_port', 'xdp_guard'];
+
+const sh = (argv: string[]): string => execFileSync(argv[0]!, argv.slice(1), { encoding: 'utf8' });
+const json = <T>(argv: string[]): T => JSON.parse(sh(argv)) as T;
+
+/** The maps an object declares, from its ELF symbols (section .maps), not through libbpf. */
+function mapSymbols(object: string): string[] {
+  return sh(['llvm-objdump', '-t', objectPath(object)])
+    .split('\n')
+    .filter((l) => /\s\.maps\s/.test(l))
+    .map((l) => l.trim().split(/\s+/).pop()!);
+}
+
+interface ProgInfo {
+  id: number;
+  name: string;
+  map_ids?: number[];
+}
+interface MapInfo {
+  id: number;
+  name: string;
+  type: string;
+}
+const prog = (id: number): ProgInfo => json<ProgInfo>(['bpftool', 'prog', 'show', 'id', String(id), '-j']);
+const mapById = (id: number): MapInfo => json<MapInfo>(['bpftool', 'map', 'show', 'id', String(id), '-j']);
+const pinnedMap = (path: string): MapInfo => json<MapInfo>(['bpftool', 'map', 'show', 'pinned', path, '-j']);
+const dumpKeys = (id: number): string[] =>
+  json<{ key: string[] }[]>(['bpftool', 'map', 'dump', 'id', String(id), '-j']).map((e) => e.key.join(' ')).sort();
+
+/** The XDP program `ip link` sees on an interface (root namespace). */
+function xdpProgId(ifname: string): number | undefined {
+  const [link] = json<{ xdp?: { prog?: { id: number } } }[]>(['ip', '-j', '-d', 'link', 'show', 'dev', ifname]);
+  return link?.xdp?.prog?.id;
+}
+
+const ifindexOf = (ifname: string): number => Number(readFileSync(`/sys/class/net/${ifname}/ifindex`, 'utf8'));
+/** A u32 key as bpftool prints it (host order, little-endian here). */
+const u32Key = (n: number): string => [0, 8, 16, 24].map((s) => `0x${((n >>> s) & 0xff).toString(16).padStart(2, '0')}`).join(' ');
+
+function collectingLogger(): { logger: NodeDataplaneLogger; messages: string[] } {
+  const messages: string[] = [];
+  const log = (_obj: object, msg: string) => void messages.push(msg);
+  return { logger: { info: log, warn: log }, messages };
+}
+type NodeDataplaneLogger = { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
+
+describePrivileged('NodeDataplane on a real kernel', ['bpf', 'netns'], () => {
+  const topology = useTopology({
+    setup: async (t) => {
+      await t.addNamespace('peer', { disableIpv6: true });
+      await t.addVeth({ a: { name: 'ul' }, b: { ns: 'peer', name: 'ul' }, mtu: UNDERLAY_MTU });
+      await t.addVeth({ a: { name: 'ul2' }, b: { ns: 'peer', name: 'ul2' } });
+      await t.addVeth({ a: { name: 'ph' }, b: { ns: 'peer', name: 'ph' } });
+      await t.addVeth({ a: { name: 'p1' }, b: { ns: 'peer', name: 'p1' } });
+    },
+  });
+  let node: NodeDataplane | undefined;
+  afterAll(() => node?.close());
+
+  const names = (t: Topology) => ({ ul: t.rootLinkName('ul'), ph: t.rootLinkName('ph'), p1: t.rootLinkName('p1') });
+  const root = (t: Topology) => join(t.bpffsDir, 'xdpnet');
+  const start = (t: Topology, logger: NodeDataplaneLogger) =>
+    NodeDataplane.start({ bpffsRoot: root(t), vtepIp: VTEP, underlayInterface: names(t).ul, physicalInterfaces: [names(t).ph], logger });
+
+  it('replaces an xdp_guard link left by an older daemon through the same link', async () => {
+    const t = topology();
+    const ul2 = t.rootLinkName('ul2');
+    const older = join(t.bpffsDir, 'older');
+    // What the previous release did: xdp_guard through a link pinned at links/xdp_<underlay>.
+    mkdirSync(join(older, 'links'), { recursive: true });
+    const guard = await loadObject(objectPath('xdp_guard'), { maps: { [REASON_MAP_NAME]: { pinPath: join(older, REASON_MAP_NAME) } } });
+    const { link } = attachXdp(guard.program('xdp_guard'), ifindexOf(ul2), { pinPath: join(older, 'links', `xdp_${ul2}`) });
+    const guardLinkId = link.info().id;
+    link.close();
+    guard.close();
+    expect(prog(xdpProgId(ul2)!).name).toBe('xdp_guard');
+
+    const { logger, messages } = collectingLogger();
+    const upgraded = await NodeDataplane.start({ bpffsRoot: older, vtepIp: VTEP, underlayInterface: ul2, physicalInterfaces: [], logger });
+    try {
+      const xdp = upgraded.attached().find((a) => a.pinPath.endsWith(`/xdp_${ul2}`))!;
+      // The same link (a detached link can never hold a program again), now running xdp_underlay.
+      expect(xdp.linkId).toBe(guardLinkId);
+      expect(xdp.programName).toBe('xdp_underlay');
+      expect(xdpProgId(ul2)).toBe(xdp.programId);
+      expect(prog(xdp.programId).name).toBe('xdp_underlay');
+      expect(messages).toContain('adopted attached link; replaced its program atomically');
+    } finally {
+      upgraded.teardown();
+    }
+    expect(xdpProgId(ul2)).toBeUndefined();
+  });
+
+  it('pins every map the objects declare once, shares them, and attaches to the underlay and physical network', async () => {
+    const t = topology();
+    const n = names(t);
+    node = await start(t, collectingLogger().logger);
+    // A port, so that xdp_port and tc_port_flood are loaded into the kernel too.
+    node.ports.attach(n.p1, ifindexOf(n.p1));
+
+    const declared = [...new Set(OBJECTS.flatMap(mapSymbols))].sort();
+    expect(declared).toContain('xdpnet_port_src');
+    const pinned = readdirSync(root(t)).filter((f) => f !== 'links').sort();
+    expect(pinned).toEqual(declared);
+    const pinnedId = new Map(pinned.map((name) => [pinnedMap(join(root(t), name)).id, name]));
+
+    const status = node.attached();
+    const byPin = (file: string) => status.find((a) => a.pinPath === join(root(t), 'links', file));
+    expect(byPin(`tc_${n.ul}`)).toMatchObject({ interfaceName: n.ul, ifindex: ifindexOf(n.ul), programName: 'tc_underlay_flood', hook: 'tcx-ingress' });
+    expect(byPin(`xdp_${n.ul}`)).toMatchObject({ interfaceName: n.ul, programName: 'xdp_underlay', hook: 'native' });
+    expect(byPin(`xdp_${n.ph}`)).toMatchObject({ interfaceName: n.ph, programName: 'xdp_guard', hook: 'native' });
+    expect(byPin(`tc_${n.p1}`)).toMatchObject({ interfaceName: n.p1, programName: 'tc_port_flood', hook: 'tcx-ingress' });
+    expect(byPin(`xdp_${n.p1}`)).toMatchObject({ interfaceName: n.p1, programName: 'xdp_port', hook: 'native' });
+    expect(status).toHaveLength(5);
+    expect(xdpProgId(n.ul)).toBe(byPin(`xdp_${n.ul}`)!.programId);
+    expect(xdpProgId(n.ph)).toBe(byPin(`xdp_${n.ph}`)!.programId);
+    expect(xdpProgId(n.p1)).toBe(byPin(`xdp_${n.p1}`)!.programId);
+
+    // Every program uses the pinned maps; a device map is one copy per object
+    // (libbpf 1.1 cannot reuse it), and every copy holds the underlay.
+    for (const a of status) {
+      const p = prog(a.programId);
+      for (const id of p.map_ids ?? []) {
+        const m = mapById(id);
+        if (m.name.endsWith('.rodata')) continue;
+        if (m.type === 'devmap_hash') {
+          expect(m.name).toBe('xdpnet_tx_ports');
+          expect(dumpKeys(id), `${p.name}'s xdpnet_tx_ports`).toEqual([u32Key(ifindexOf(n.ul))]);
+        } else {
+          expect(pinnedId.get(id), `${p.name}'s map ${m.name} (id ${id})`).toBeDefined();
+        }
+      }
+    }
+
+    // Load-time settings: the VTEP (network order) and the underlay's MTU as read at start.
+    const portProg = prog(byPin(`xdp_${n.p1}`)!.programId);
+    const rodata = portProg.map_ids!.map(mapById).find((m) => m.name.endsWith('.rodata'))!;
+    const [dump] = json<{ value: string[]; formatted: { value: { '.rodata': Record<string, number>[] } } }[]>([
+      'bpftool', 'map', 'dump', 'id', String(rodata.id), '-j',
+    ]);
+    const settings = Object.assign({}, ...dump!.formatted.value['.rodata']) as Record<string, number>;
+    expect(settings.cfg_underlay_mtu).toBe(UNDERLAY_MTU);
+    expect(dump!.value.slice(0, 4).map((b) => Number(b)).join('.')).toBe(VTEP);
+
+    // Fill of every pinned map, by its full name.
+    const fill = node.mapFill();
+    expect(fill.map((f) => f.name).sort()).toEqual(declared);
+    expect(fill.find((f) => f.name === 'xdpnet_tx_ports')).toMatchObject({ entries: 1, maxEntries: 4096 });
+    expect(fill.find((f) => f.name === 'xdpnet_fdb')).toMatchObject({ entries: 0, maxEntries: 65536 });
+  });
+
+  it('a restart adopts every link (same link ids) and swaps its programs in atomically', async () => {
+    const t = topology();
+    const n = names(t);
+    const before = node!.attached();
+    // An entry only the replicated device map carries across: the next daemon's copies must have it.
+    const tx = Buffer.alloc(4);
+    tx.writeUInt32LE(ifindexOf(n.p1));
+    node!.maps.require('xdpnet_tx_ports').update(tx, tx);
+    node!.close();
+    node = undefined;
+    // Stopped: everything still attached.
+    expect(xdpProgId(n.ul)).toBe(before.find((a) => a.pinPath.endsWith(`/xdp_${n.ul}`))!.programId);
+    expect(xdpProgId(n.p1)).toBe(before.find((a) => a.pinPath.endsWith(`/xdp_${n.p1}`))!.programId);
+
+    const { logger, messages } = collectingLogger();
+    node = await start(t, logger);
+    const after = node.attached();
+    expect(after.map((a) => a.pinPath).sort()).toEqual(before.map((a) => a.pinPath).sort());
+    for (const a of after) {
+      const b = before.find((x) => x.pinPath === a.pinPath)!;
+      // Same link: it was never detached (a detached link cannot be attached again).
+      expect(a.linkId, a.pinPath).toBe(b.linkId);
+      expect(a.programId, a.pinPath).not.toBe(b.programId);
+      expect(a.programName).toBe(b.programName);
+      expect(a.hook).toBe(b.hook);
+    }
+    expect(xdpProgId(n.ul)).toBe(after.find((a) => a.pinPath.endsWith(`/xdp_${n.ul}`))!.programId);
+    expect(xdpProgId(n.p1)).toBe(after.find((a) => a.pinPath.endsWith(`/xdp_${n.p1}`))!.programId);
+    expect(messages.filter((m) => m === 'adopted attached link; replaced its program atomically')).toHaveLength(5);
+    expect(messages).not.toContain('attached program');
+
+    const want = [u32Key(ifindexOf(n.ul)), u32Key(ifindexOf(n.p1))].sort();
+    for (const a of after) {
+      for (const id of prog(a.programId).map_ids ?? []) if (mapById(id).type === 'devmap_hash') expect(dumpKeys(id), a.programName).toEqual(want);
+    }
+    expect(dumpKeys(pinnedMap(join(root(t), 'xdpnet_tx_ports')).id)).toEqual(want);
+  });
+
+  it('refuses to make one of the node’s own interfaces a VM port', () => {
+    const t = topology();
+    const n = names(t);
+    const xdpBefore = xdpProgId(n.ul);
+    expect(() => node!.ports.attach(n.ul, ifindexOf(n.ul))).toThrow(/one of this node's own/);
+    expect(() => node!.ports.attach(n.ph, ifindexOf(n.ph))).toThrow(/one of this node's own/);
+    expect(node!.ports.detach(n.ul)).toBeUndefined();
+    expect(xdpProgId(n.ul)).toBe(xdpBefore);
+    expect(existsSync(join(root(t), 'links', `xdp_${n.ul}`))).toBe(true);
+  });
+
+  it('teardown detaches every program and removes every pin', () => {
+    const t = topology();
+    const n = names(t);
+    const linkPins = readdirSync(join(root(t), 'links')).map((f) => join(root(t), 'links', f));
+    expect(linkPins).toHaveLength(5);
+    // Open the links first: after teardown they must be defunct (detached), not merely unpinned.
+    const links = linkPins.map((p) => BpfLink.openPinned(p));
+    node!.teardown();
+    node = undefined;
+    try {
+      for (const l of links) expect(l.info().ifindex).toBe(0);
+    } finally {
+      for (const l of links) l.close();
+    }
+    for (const ifname of [n.ul, n.ph, n.p1]) expect(xdpProgId(ifname)).toBeUndefined();
+    expect(existsSync(root(t))).toBe(false);
+  });
+});

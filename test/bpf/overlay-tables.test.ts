@@ -1,0 +1,319 @@
+// BpfTables' overlay tables on a real kernel, through the Dataplane interface
+// the reconciler drives: what upsert writes, list reads back exactly (as
+// render shapes it); a port's programs come and go with its entry; an
+// interface recreated under the same name is noticed by list and set up again
+// by upsert; a restarted daemon lists the same tables over the same links;
+// capacity and absent interfaces fail with the codes the reconciler acts on.
+//
+// Ports are root-side veth ends of a test topology (the dataplane works in
+// its own namespace); pins live under the topology's bpffs directory. Map
+// contents are checked with the maps' own bytes, programs with `ip link` and
+// the pinned links' kernel info.
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { BpfLink } from '../../src/dataplane/index.js';
+import { u32, decode, encode } from '../../src/dataplane/codec.js';
+import { portSrcKey } from '../../src/dataplane/layouts.js';
+import { NodeDataplane } from '../../src/dataplane/node.js';
+import { encodeLocalPort } from '../../src/dataplane/overlay-encode.js';
+import { type NexthopSink, OverlayTables, goneName } from '../../src/dataplane/overlay-tables.js';
+import { BpfTables } from '../../src/dataplane/tables.js';
+import { canonicalJson } from '../../src/reconciler/canonical.js';
+import { DataplaneError, type DataplaneEntry } from '../../src/reconciler/dataplane.js';
+import { type TableKey, type TableName, type TableValue, keyString } from '../../src/reconciler/tables.js';
+import { describePrivileged } from '../helpers/privileged.js';
+import { type Topology, useTopology } from '../helpers/netns.js';
+
+const VTEP = '192.0.2.1';
+const R2 = '192.0.2.2';
+const R3 = '192.0.2.3';
+const RED = 100;
+const NETWORK_ID = '0b3c1a52-6f0e-4d7e-9a55-2c1d1e4f9a01';
+const ROUTER_ID = '5d2a7c4e-0b8f-4a3c-9e1d-2f3a4b5c6d7e';
+const portId = (n: number) => `7f000000-0000-4000-8000-00000000000${n}`;
+const mac = (n: number) => `02:00:00:00:01:0${n}`;
+type Short = 'p1' | 'p2' | 'p3' | 'p4';
+
+const silent = { info: () => undefined, warn: () => undefined };
+const ifindexOf = (ifname: string): number => Number(readFileSync(`/sys/class/net/${ifname}/ifindex`, 'utf8'));
+function xdpProgName(ifname: string): string | undefined {
+  const [link] = JSON.parse(execFileSync('ip', ['-j', '-d', 'link', 'show', 'dev', ifname], { encoding: 'utf8' })) as { xdp?: { prog?: { name: string } } }[];
+  return link?.xdp?.prog?.name;
+}
+
+/** A local port as render shapes it (sorted addresses and pairs). */
+function portValue(n: number, ips: string[], pairs: { cidr: string; macAddress: string }[] = []): TableValue<'localPorts'> {
+  return { portId: portId(n), vni: RED, macAddress: mac(n), ipAddresses: [...ips].sort(), portSecurityEnabled: true, allowedAddressPairs: pairs, adminStateUp: true };
+}
+
+type Sample<T extends TableName> = { key: TableKey<T>; value: TableValue<T> };
+type Overlay = {
+  networks: Sample<'networks'>[];
+  arp: Sample<'arp'>[];
+  fdb: Sample<'fdb'>[];
+  floodList: Sample<'floodList'>[];
+  localPorts: Sample<'localPorts'>[];
+};
+const TABLES = ['networks', 'arp', 'fdb', 'floodList', 'localPorts'] as const;
+
+/** Entries in key order, as canonical JSON: what the reconciler compares. */
+const canonical = <T extends TableName>(table: T, entries: readonly Sample<T>[] | DataplaneEntry<T>[]): string[] =>
+  [...entries].sort((a, b) => (keyString(table, a.key) < keyString(table, b.key) ? -1 : 1)).map((e) => canonicalJson({ key: e.key, value: e.value }));
+
+describePrivileged('BpfTables: the overlay tables on a real kernel', ['bpf', 'netns'], () => {
+  const topology = useTopology({
+    setup: async (t) => {
+      await t.addNamespace('vm', { disableIpv6: true });
+      for (const name of ['ul', 'p1', 'p2', 'p3', 'p4']) await t.addVeth({ a: { name }, b: { ns: 'vm', name } });
+    },
+  });
+  let node: NodeDataplane;
+  let tables: BpfTables;
+  const sink = { wanted: [] as string[][], retained: [] as string[][] };
+  const recorder: NexthopSink = {
+    want: (vteps) => void sink.wanted.push([...vteps]),
+    retainOnly: (vteps) => void sink.retained.push([...vteps].sort()),
+  };
+  const root = () => join(topology().bpffsDir, 'xdpnet');
+  const name = (s: Short | 'ul') => topology().rootLinkName(s);
+  const startNode = () => NodeDataplane.start({ bpffsRoot: root(), vtepIp: VTEP, underlayInterface: name('ul'), physicalInterfaces: [], logger: silent });
+
+  beforeAll(async () => {
+    node = await startNode();
+    tables = new BpfTables(new OverlayTables(node, recorder));
+  });
+  afterAll(() => node?.teardown());
+
+  /** The world: two ports on red, one remote MAC, the router's MAC, flooding to both. */
+  function world(): Overlay {
+    const [p1, p2] = [name('p1'), name('p2')];
+    return {
+      networks: [{ key: { vni: RED }, value: { networkId: NETWORK_ID, mtu: 1450, adminStateUp: true } }],
+      arp: [
+        { key: { vni: RED, ipAddress: '10.0.0.11' }, value: { macAddress: mac(1) } },
+        { key: { vni: RED, ipAddress: '10.0.0.12' }, value: { macAddress: mac(2) } },
+      ],
+      fdb: [
+        { key: { vni: RED, macAddress: mac(1) }, value: { location: { kind: 'local', interfaceName: p1 } } },
+        { key: { vni: RED, macAddress: mac(2) }, value: { location: { kind: 'local', interfaceName: p2 } } },
+        { key: { vni: RED, macAddress: '02:00:00:00:02:01' }, value: { location: { kind: 'remote', vtepIp: R2 } } },
+        { key: { vni: RED, macAddress: 'fa:16:3f:00:00:01' }, value: { location: { kind: 'router', routerId: ROUTER_ID } } },
+      ],
+      floodList: [{ key: { vni: RED }, value: { remoteVteps: [R2, R3], localInterfaces: [p1, p2].sort() } }],
+      localPorts: [
+        { key: { interfaceName: p1 }, value: portValue(1, ['10.0.0.11'], [{ cidr: '192.168.50.0/28', macAddress: '02:00:00:00:0a:0a' }]) },
+        { key: { interfaceName: p2 }, value: portValue(2, ['10.0.0.12']) },
+      ],
+    };
+  }
+
+  async function upsertAll<T extends TableName>(table: T, entries: readonly Sample<T>[]): Promise<void> {
+    for (const e of entries) await tables.upsert(table, e.key, e.value);
+  }
+
+  /** Raw keys of a map, through the node's handle. */
+  const mapKeys = (map: string): Buffer[] => [...node.maps.require(map).keys()].map((k) => Buffer.from(k));
+  const hasU32Key = (map: string, ifindex: number): boolean => mapKeys(map).some((k) => decode(u32, k) === ifindex);
+  const srcKeysOf = (ifindex: number): Buffer[] => mapKeys('xdpnet_port_src').filter((k) => portSrcKey.decode(k).ifindex === ifindex);
+  const linkOf = (file: string) => {
+    const link = BpfLink.openPinned(join(root(), 'links', file));
+    try {
+      return link.info();
+    } finally {
+      link.close();
+    }
+  };
+
+  it('lists back exactly what was upserted, as render shapes it', async () => {
+    const w = world();
+    for (const table of TABLES) await upsertAll(table, w[table] as Sample<typeof table>[]);
+    for (const table of TABLES) {
+      expect(canonical(table, await tables.list(table)), table).toEqual(canonical(table, w[table] as Sample<typeof table>[]));
+    }
+    // Next hops are wanted for every VTEP a flood list names; a full list keeps only those.
+    expect(sink.wanted).toContainEqual([R2, R3]);
+    expect(sink.retained.at(-1)).toEqual([R2, R3]);
+    expect(tables.supports('routers')).toMatchObject({ code: 'UNIMPLEMENTED', message: expect.stringMatching(/not implemented yet/) });
+    await expect(tables.upsert('routers', { routerId: ROUTER_ID }, { macAddress: 'fa:16:3f:00:00:01', adminStateUp: true })).rejects.toMatchObject({
+      code: 'UNIMPLEMENTED',
+    });
+  });
+
+  it('a port upsert attaches both programs; again, it changes nothing; an update drops stale source entries and resets the counters', async () => {
+    const p1 = name('p1');
+    const ifx = ifindexOf(p1);
+    expect(xdpProgName(p1)).toBe('xdp_port');
+    const tc = linkOf(`tc_${p1}`);
+    const xdp = linkOf(`xdp_${p1}`);
+    expect(tc).toMatchObject({ type: 11, ifindex: ifx, attachType: 46 });
+    expect(xdp).toMatchObject({ type: 6, ifindex: ifx });
+    expect(node.attached().filter((a) => a.interfaceName === p1).map((a) => a.programName).sort()).toEqual(['tc_port_flood', 'xdp_port']);
+
+    const value = world().localPorts[0]!.value;
+    await tables.upsert('localPorts', { interfaceName: p1 }, value);
+    expect(linkOf(`tc_${p1}`)).toEqual(tc);
+    expect(linkOf(`xdp_${p1}`)).toEqual(xdp);
+
+    // The counters the programs keep for the port (zeroed for every CPU here) go on every upsert.
+    const stats = node.maps.requireShared('xdpnet_port_stats');
+    stats.update(encode(u32, ifx), Buffer.alloc(stats.valueBufferSize));
+    expect(hasU32Key('xdpnet_port_stats', ifx)).toBe(true);
+    // Two source entries (fixed IP, pair) become one (a new fixed IP, no pair).
+    expect(srcKeysOf(ifx)).toHaveLength(2);
+    const changed = portValue(1, ['10.0.0.99']);
+    await tables.upsert('localPorts', { interfaceName: p1 }, changed);
+    expect(srcKeysOf(ifx).map((k) => portSrcKey.decode(k).ip)).toEqual(['10.0.0.99']);
+    expect(hasU32Key('xdpnet_port_stats', ifx)).toBe(false);
+    const listed = (await tables.list('localPorts')).find((e) => e.key.interfaceName === p1);
+    expect(canonicalJson(listed?.value)).toBe(canonicalJson(changed));
+    await tables.upsert('localPorts', { interfaceName: p1 }, value);
+    expect(linkOf(`xdp_${p1}`)).toEqual(xdp);
+  });
+
+  it('a port delete detaches its programs and removes every entry of it (and again, succeeds)', async () => {
+    const p2 = name('p2');
+    const ifx = ifindexOf(p2);
+    expect(xdpProgName(p2)).toBe('xdp_port');
+    expect(srcKeysOf(ifx)).toHaveLength(1);
+    const links = [`tc_${p2}`, `xdp_${p2}`].map((f) => BpfLink.openPinned(join(root(), 'links', f)));
+    try {
+      await tables.delete('localPorts', { interfaceName: p2 });
+      // Detached, not only unpinned: the links we still hold are defunct.
+      for (const l of links) expect(l.info().ifindex).toBe(0);
+    } finally {
+      for (const l of links) l.close();
+    }
+    expect(xdpProgName(p2)).toBeUndefined();
+    expect(existsSync(join(root(), 'links', `xdp_${p2}`))).toBe(false);
+    expect(existsSync(join(root(), 'links', `tc_${p2}`))).toBe(false);
+    expect(hasU32Key('xdpnet_ports', ifx)).toBe(false);
+    expect(hasU32Key('xdpnet_tx_ports', ifx)).toBe(false);
+    expect(srcKeysOf(ifx)).toHaveLength(0);
+    expect((await tables.list('localPorts')).map((e) => e.key.interfaceName)).toEqual([name('p1')]);
+    await tables.delete('localPorts', { interfaceName: p2 });
+    // The underlay's transmit slot is the node's: untouched.
+    expect(hasU32Key('xdpnet_tx_ports', ifindexOf(name('ul')))).toBe(true);
+  });
+
+  it('an interface recreated under the same name: list drops the port and its entries, upsert sets it up on the new one', async () => {
+    const t: Topology = topology();
+    const p3 = name('p3');
+    const port: Sample<'localPorts'> = { key: { interfaceName: p3 }, value: portValue(3, ['10.0.0.13']) };
+    const fdb: Sample<'fdb'> = { key: { vni: RED, macAddress: mac(3) }, value: { location: { kind: 'local', interfaceName: p3 } } };
+    const flood: Sample<'floodList'> = { key: { vni: RED }, value: { remoteVteps: [R2], localInterfaces: [name('p1'), p3].sort() } };
+    await tables.upsert('localPorts', port.key, port.value);
+    await tables.upsert('fdb', fdb.key, fdb.value);
+    await tables.upsert('floodList', flood.key, flood.value);
+    const oldIfindex = ifindexOf(p3);
+    const oldLinks = { tc: linkOf(`tc_${p3}`), xdp: linkOf(`xdp_${p3}`) };
+
+    await t.exec(null, ['ip', 'link', 'del', p3]);
+    await t.addVeth({ a: { name: 'p3' }, b: { ns: 'vm', name: 'p3' } });
+    const newIfindex = ifindexOf(p3);
+    expect(newIfindex).not.toBe(oldIfindex);
+
+    // Unequal to what is wanted, so a full pass rewrites them.
+    const fdbListed = (await tables.list('fdb')).find((e) => e.key.macAddress === mac(3))!;
+    expect(fdbListed.value).toEqual({ location: { kind: 'local', interfaceName: goneName(oldIfindex) } });
+    const floodListed = (await tables.list('floodList')).find((e) => e.key.vni === RED)!;
+    expect(canonicalJson(floodListed.value)).not.toBe(canonicalJson(flood.value));
+    // Not listed, and nothing of it left.
+    expect((await tables.list('localPorts')).map((e) => e.key.interfaceName)).not.toContain(p3);
+    expect(hasU32Key('xdpnet_ports', oldIfindex)).toBe(false);
+    expect(srcKeysOf(oldIfindex)).toHaveLength(0);
+    expect(existsSync(join(root(), 'links', `xdp_${p3}`))).toBe(false);
+
+    // What the reconciler then does: upsert what it wants.
+    await tables.upsert('fdb', fdb.key, fdb.value);
+    await tables.upsert('floodList', flood.key, flood.value);
+    await tables.upsert('localPorts', port.key, port.value);
+    expect(xdpProgName(p3)).toBe('xdp_port');
+    expect(linkOf(`xdp_${p3}`)).toMatchObject({ ifindex: newIfindex });
+    expect(linkOf(`tc_${p3}`)).toMatchObject({ ifindex: newIfindex });
+    expect(linkOf(`xdp_${p3}`).id).not.toBe(oldLinks.xdp.id);
+    const listed = await tables.list('localPorts');
+    expect(canonicalJson(listed.find((e) => e.key.interfaceName === p3))).toBe(canonicalJson(port));
+    expect((await tables.list('fdb')).find((e) => e.key.macAddress === mac(3))?.value).toEqual(fdb.value);
+    expect(canonicalJson((await tables.list('floodList')).find((e) => e.key.vni === RED)?.value)).toBe(canonicalJson(flood.value));
+  });
+
+  it('entries of a port whose programs are not attached are removed by list', async () => {
+    const p4 = name('p4');
+    const ifx = ifindexOf(p4);
+    // As a crash half-way through an upsert could leave it: entries, no programs.
+    const w = encodeLocalPort({ interfaceName: p4 }, portValue(4, ['10.0.0.14']), () => ifx);
+    for (const write of [...w.portSrc, w.txPort, w.port]) node.maps.require(write.map).update(write.key, write.value);
+    expect(hasU32Key('xdpnet_ports', ifx)).toBe(true);
+    expect((await tables.list('localPorts')).map((e) => e.key.interfaceName)).not.toContain(p4);
+    expect(hasU32Key('xdpnet_ports', ifx)).toBe(false);
+    expect(hasU32Key('xdpnet_tx_ports', ifx)).toBe(false);
+    expect(srcKeysOf(ifx)).toHaveLength(0);
+  });
+
+  it('a restarted dataplane lists the same tables over the same links', async () => {
+    const before = await Promise.all(TABLES.map((t) => tables.list(t)));
+    const links = node.attached().filter((a) => a.interfaceName !== name('ul'));
+    expect(links.length).toBe(4); // p1 and p3, TC and XDP each
+    node.close();
+    node = await startNode();
+    // A fresh next-hop sink, as a restarted daemon has: nothing will be upserted, yet the listed VTEPs need next hops.
+    const fresh = { wanted: new Set<string>(), retained: [] as string[][] };
+    tables = new BpfTables(
+      new OverlayTables(node, {
+        want: (vteps) => vteps.forEach((v) => fresh.wanted.add(v)),
+        retainOnly: (vteps) => void fresh.retained.push([...vteps].sort()),
+      }),
+    );
+    const after = await Promise.all(TABLES.map((t) => tables.list(t)));
+    const listedVteps = [...new Set((after[TABLES.indexOf('floodList')] as DataplaneEntry<'floodList'>[]).flatMap((e) => e.value.remoteVteps))].sort();
+    expect(listedVteps.length).toBeGreaterThan(0);
+    expect([...fresh.wanted].sort()).toEqual(listedVteps);
+    expect(fresh.retained).toEqual([listedVteps]);
+    TABLES.forEach((t, i) => expect(canonical(t, after[i] as DataplaneEntry<typeof t>[]), t).toEqual(canonical(t, before[i] as DataplaneEntry<typeof t>[])));
+    const adopted = node.attached().filter((a) => a.interfaceName !== name('ul'));
+    for (const a of links) {
+      expect(adopted.find((b) => b.pinPath === a.pinPath)?.linkId, a.pinPath).toBe(a.linkId);
+    }
+  });
+
+  it('a flood list longer than the map holds is RESOURCE_EXHAUSTED and leaves the map as it was', async () => {
+    const before = canonicalJson(await tables.list('floodList'));
+    const vteps = Array.from({ length: 257 }, (_, i) => `198.51.${100 + (i >> 8)}.${i & 0xff}`).sort();
+    const err = await tables.upsert('floodList', { vni: RED }, { remoteVteps: vteps, localInterfaces: [] }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DataplaneError);
+    expect(err).toMatchObject({ code: 'RESOURCE_EXHAUSTED' });
+    expect(canonicalJson(await tables.list('floodList'))).toBe(before);
+  });
+
+  it('a flood list naming an interface that does not exist yet floods to the others, and reads back unequal until it does', async () => {
+    const missing = `${topology().prefix}-zy`;
+    const flood: Sample<'floodList'> = { key: { vni: 4242 }, value: { remoteVteps: [R3], localInterfaces: [name('p1'), missing].sort() } };
+    await tables.upsert('floodList', flood.key, flood.value);
+    const listed = (await tables.list('floodList')).find((e) => e.key.vni === 4242);
+    expect(listed?.value).toEqual({ remoteVteps: [R3], localInterfaces: [name('p1')] });
+    await tables.delete('floodList', flood.key);
+    expect((await tables.list('floodList')).map((e) => e.key.vni)).not.toContain(4242);
+  });
+
+  it('an interface that does not exist is UNAVAILABLE, and writes nothing', async () => {
+    const missing = `${topology().prefix}-zz`;
+    const portsBefore = mapKeys('xdpnet_ports').length;
+    await expect(tables.upsert('localPorts', { interfaceName: missing }, portValue(5, ['10.0.0.15']))).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    await expect(
+      tables.upsert('fdb', { vni: RED, macAddress: mac(5) }, { location: { kind: 'local', interfaceName: missing } }),
+    ).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    expect(mapKeys('xdpnet_ports')).toHaveLength(portsBefore);
+    expect((await tables.list('fdb')).map((e) => e.key.macAddress)).not.toContain(mac(5));
+  });
+
+  it('the underlay cannot be made a VM port', async () => {
+    const ul = name('ul');
+    await expect(tables.upsert('localPorts', { interfaceName: ul }, portValue(6, ['10.0.0.16']))).rejects.toMatchObject({ code: 'INTERNAL' });
+    await tables.delete('localPorts', { interfaceName: ul });
+    expect(xdpProgName(ul)).toBe('xdp_underlay');
+    expect(hasU32Key('xdpnet_ports', ifindexOf(ul))).toBe(false);
+    expect(hasU32Key('xdpnet_tx_ports', ifindexOf(ul))).toBe(true);
+  });
+});
