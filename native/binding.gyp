@@ -13,7 +13,8 @@
         "src/map.cc",
         "src/program.cc",
         "src/link.cc",
-        "src/btf.cc"
+        "src/btf.cc",
+        "src/reuse.cc"
       ],
       "defines": [
         "NAPI_VERSION=8",

@@ -10,6 +10,7 @@
 #include "handle.h"
 #include "map.h"
 #include "program.h"
+#include "reuse.h"
 
 namespace xdpnet {
 
@@ -62,9 +63,21 @@ class LoadWorker : public Napi::AsyncWorker {
     // Thread-local capture: only this load's messages, including the
     // verifier log libbpf 1.1 prints (WARN) when a program is rejected.
     LogCapture capture;
+    // Pinned maps first, with our compatibility rules (reuse.h); libbpf's
+    // own reuse step inside bpf_object__load then finds them compatible.
+    ReuseFailure reuse;
+    if (!ReusePinnedMaps(obj_, &reuse)) {
+      err_ = reuse.err;
+      op_ = reuse.op;
+      detail_ = reuse.detail;
+      log_ = capture.Take();
+      return;
+    }
     int err = bpf_object__load(obj_);
     if (err < 0) {
       err_ = -err;
+      op_ = "bpf_object__load";
+      detail_ = ErrnoMessage(err_);
       log_ = capture.Take();
     }
   }
@@ -77,8 +90,7 @@ class LoadWorker : public Napi::AsyncWorker {
     try {
       if (err_ != 0) {
         deferred_.Reject(MakeBpfError(
-            env, err_, "bpf_object__load",
-            "loading " + object_->name_ + ": " + ErrnoMessage(err_), log_));
+            env, err_, op_, "loading " + object_->name_ + ": " + detail_, log_));
       } else {
         deferred_.Resolve(env.Undefined());
       }
@@ -96,6 +108,8 @@ class LoadWorker : public Napi::AsyncWorker {
   bpf_object* obj_;
   Napi::Promise::Deferred deferred_;
   int err_ = 0;
+  std::string op_;
+  std::string detail_;
   std::string log_;
 };
 

@@ -28,8 +28,9 @@ class Object : public Napi::ObjectWrap<Object>, public Closable {
   friend class LoadWorker;
 
   // kLoading: a worker thread owns obj_; every call throws EBUSY.
-  // kFailed: libbpf has unloaded the object after a failed load; it can
-  // still be described and closed, nothing else.
+  // kFailed: the load failed (a pinned map could not be reused, or libbpf
+  // has unloaded the object after bpf_object__load failed); it can still be
+  // described and closed, nothing else.
   enum class State { kOpened, kLoading, kLoaded, kFailed, kClosed };
 
   Napi::Value GetName(const Napi::CallbackInfo& info);

@@ -11,7 +11,8 @@
 //     same name) is removed, and the program attached anew and pinned.
 // The program is swapped even when its code is unchanged: the program tag
 // covers the instructions only, not the load-time settings (.rodata: vtep_ip,
-// underlay_mtu) nor which maps it uses, so equal tags do not mean equal programs.
+// underlay_mtu) nor which maps it uses, so equal tags do not mean equal
+// programs (why comparing more is not worth it: node.ts).
 
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';

@@ -33,4 +33,4 @@ export { describeBtf, layoutMismatches } from './btf-layout.js';
 export { NodeDataplane, type NodeDataplaneOptions, type AttachmentStatus, type MapFillStatus } from './node.js';
 export { BpfTables } from './tables.js';
 export { OverlayTables, type NexthopSink, type OverlayParts } from './overlay-tables.js';
-export { type MapHandle } from './replicated-map.js';
+export { type MapHandle } from './pinned-maps.js';

@@ -194,11 +194,21 @@ export interface NativeObject {
   setRodata(variable: string, value: Buffer): void;
   /** Before load. */
   setMapMaxEntries(map: string, maxEntries: number): void;
-  /** Before load. libbpf reuses a compatible map already pinned there, else pins after load. */
+  /**
+   * Before load. A map already pinned there is reused if compatible (same type, key and
+   * value sizes, max_entries, map_extra, name as the kernel keeps it, and flags apart
+   * from those the kernel adds or drops by itself, e.g. BPF_F_RDONLY_PROG on device
+   * maps; BTF is not compared); load() rejects with an EINVAL BpfError naming the map,
+   * the pin and every mismatch otherwise. With nothing pinned there, the map is
+   * created and pinned there after load.
+   */
   setMapPinPath(map: string, path: string | null): void;
   maps(): NativeObjectMapDesc[];
   programs(): NativeObjectProgramDesc[];
-  /** Runs the verifier on a worker thread. Rejects with BpfError whose log holds the verifier log. */
+  /**
+   * Reuses pinned maps (see setMapPinPath), then runs the verifier, on a worker thread.
+   * Rejects with BpfError whose log holds the verifier log.
+   */
   load(): Promise<void>;
   /** After load: a new handle (own dup'd fd) that outlives the object. */
   map(name: string): NativeMap;

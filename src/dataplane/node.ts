@@ -14,6 +14,20 @@
 // daemon reuses the pinned maps, opens the pinned links and swaps its freshly
 // loaded programs in atomically through them (hook-links.ts). The VM ports'
 // links are attached and detached by the tables (port-programs.ts).
+//
+// Why a restart replaces every program instead of adopting the attached one
+// when it is the same: every map, device maps included, is now one map
+// shared through its pin, so the old and the new programs already use the
+// same maps and their state. What remains to prove "the same" is the code
+// and the load-time settings (.rodata: vtep_ip, underlay_mtu), which the
+// program tag does not cover. Reading the attached program's frozen .rodata
+// and map ids would be cheap, but the tag of what this daemon would run is
+// only known once its object is loaded, so the verifier runs either way; all
+// that adopting saves is one bpf_link_update per hook, which is atomic and
+// loses no frame. Against that, a wrong "same" would leave a changed setting
+// (a new VTEP IP) silently unapplied, and the daemon would have to run
+// programs it did not load (opened by id) on the ports it attaches later.
+// So replacement stays: always correct, and just as hitless.
 
 import { mkdirSync, readdirSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -67,6 +81,8 @@ export class NodeDataplane {
     readonly ports: PortPrograms,
     /** The underlay's ifindex at start (it is in xdpnet_tx_ports, and no VM port). */
     readonly underlayIfindex: number,
+    /** The underlay's MTU at start (the programs' underlay_mtu setting). */
+    readonly underlayMtu: number,
     /** The node's own attachments: underlay TC and XDP, then the physical networks' XDP. */
     private readonly hooks: PinnedHook[],
     private readonly programs: BpfProgram[],
@@ -138,7 +154,7 @@ export class NodeDataplane {
         logger,
       });
       ports.adopt(interfaces);
-      return new NodeDataplane(options, maps, interfaces, ports, underlay.index, hooks, programs);
+      return new NodeDataplane(options, maps, interfaces, ports, underlay.index, underlay.mtu, hooks, programs);
     } catch (err) {
       // Attachments made so far stay (pinned): the next start adopts them.
       ports?.close();
@@ -155,7 +171,7 @@ export class NodeDataplane {
   }
 
   reasonCounters(): ReasonCount[] {
-    return readReasonCounters(this.maps.requireShared(REASON_MAP_NAME));
+    return readReasonCounters(this.maps.require(REASON_MAP_NAME));
   }
 
   /** Every attachment: the underlay's TC and XDP, the physical networks', each VM port's. */

@@ -6,8 +6,12 @@
 //   });
 //
 // A map given a pin path is reused if a compatible map is already pinned there
-// (so a restarted daemon adopts the running dataplane's state) and pinned
-// there after load otherwise.
+// (so a restarted daemon adopts the running dataplane's state, and objects
+// loaded one after the other share one map) and pinned there after load
+// otherwise. The addon checks compatibility itself, device maps included
+// (libbpf 1.1 alone refuses to reuse a pinned DEVMAP/DEVMAP_HASH: see
+// native/src/reuse.h); an incompatible pin fails the load with a BpfError
+// naming the map and what differs.
 
 import { type NativeObject, type NativeObjectMapDesc, type NativeObjectProgramDesc, native } from './native.js';
 import { BpfMap } from './maps.js';
@@ -19,7 +23,7 @@ export type RodataValue = number | bigint | boolean | Buffer;
 
 export interface MapOverrides {
   maxEntries?: number;
-  /** bpffs path to reuse or pin the map at. */
+  /** bpffs path to reuse the map pinned at (if compatible, else the load fails), or to pin it at. */
   pinPath?: string;
 }
 

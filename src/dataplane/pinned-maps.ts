@@ -3,17 +3,23 @@
 //
 // Which maps exist is read from the objects themselves (their non-internal
 // maps: .rodata/.data/.bss are per object), so a map added to the BPF code is
-// pinned, shared, reported and torn down with no change here. A pinned map is
-// reused by libbpf when compatible (same type, sizes, max_entries, flags): a
-// restarted daemon finds the tables where it left them. Device maps are the
-// exception libbpf 1.1 forces: one copy per object, kept equal
-// (replicated-map.ts).
+// pinned, shared, reported and torn down with no change here. The first
+// object to declare a map creates and pins it; every later object, and every
+// object of a restarted daemon, reuses the pinned map when compatible (same
+// type, sizes, max_entries, flags: object.ts), device maps included. So there
+// is one map per name: a write through any handle, or through the pin by
+// another tool, reaches every program that uses it.
 
 import { join } from 'node:path';
 import { type LoadedObject, type MapOverrides, type RodataValue, loadObject } from './object.js';
-import { BpfMap, MapType } from './maps.js';
+import { type BpfMap, MapType } from './maps.js';
 import { BpfError, native } from './native.js';
-import { type MapHandle, ReplicatedMap } from './replicated-map.js';
+
+/**
+ * What the tables use of a pinned map: the map itself (one per name, shared
+ * through its pin). Kept as a name of its own for the tables' signatures.
+ */
+export type MapHandle = BpfMap;
 
 export interface MapFillStatus {
   name: string;
@@ -37,9 +43,6 @@ export function declaredMaps(objectPath: string): { name: string; type: number }
   }
 }
 
-/** Maps libbpf 1.1 cannot reuse from a pin (the kernel adds BPF_F_RDONLY_PROG to their flags). */
-const REPLICATED_TYPES = new Set<number>([MapType.DEVMAP, MapType.DEVMAP_HASH]);
-
 /** The load-time settings among `settings` that the object declares (as `cfg_<name>` or `<name>`). */
 export function declaredSettings(objectPath: string, settings: Record<string, RodataValue>): Record<string, RodataValue> {
   const rodata = native().describeBtf(objectPath).rodata;
@@ -48,7 +51,7 @@ export function declaredSettings(objectPath: string, settings: Record<string, Ro
 
 export class PinnedMaps {
   /** One handle per map, in the order they were first met. */
-  private readonly handles = new Map<string, BpfMap | ReplicatedMap>();
+  private readonly handles = new Map<string, BpfMap>();
 
   constructor(readonly root: string) {}
 
@@ -58,25 +61,14 @@ export class PinnedMaps {
 
   /**
    * Loads an object with every map it declares pinned under the root (reused
-   * if already pinned; device maps replicated), and keeps a handle on each.
+   * if already pinned), and keeps a handle on each map not met before.
    */
   async load(objectPath: string, rodata: Record<string, RodataValue>): Promise<LoadedObject> {
     const declared = declaredMaps(objectPath);
-    const maps: Record<string, MapOverrides> = Object.fromEntries(
-      declared.filter((m) => !REPLICATED_TYPES.has(m.type)).map((m) => [m.name, { pinPath: this.pinPath(m.name) }]),
-    );
+    const maps: Record<string, MapOverrides> = Object.fromEntries(declared.map((m) => [m.name, { pinPath: this.pinPath(m.name) }]));
     const obj = await loadObject(objectPath, { rodata, maps });
     try {
-      for (const { name, type } of declared) {
-        if (REPLICATED_TYPES.has(type)) {
-          let replicated = this.handles.get(name);
-          if (!replicated) this.handles.set(name, (replicated = new ReplicatedMap(name, this.pinPath(name))));
-          if (!(replicated instanceof ReplicatedMap)) throw new Error(`map ${name} is a device map in ${objectPath} only`);
-          replicated.addCopy(obj.map(name));
-        } else if (!this.handles.has(name)) {
-          this.handles.set(name, obj.map(name));
-        }
-      }
+      for (const { name } of declared) if (!this.handles.has(name)) this.handles.set(name, obj.map(name));
     } catch (err) {
       obj.close();
       throw err;
@@ -95,11 +87,12 @@ export class PinnedMaps {
     return map;
   }
 
-  /** A map shared through its pin, as the addon's typed readers (per-CPU counters) take it. */
+  /**
+   * The same as require(): every map is shared through its pin now. Kept for
+   * callers written when device maps were one copy per object.
+   */
   requireShared(name: string): BpfMap {
-    const map = this.require(name);
-    if (!(map instanceof BpfMap)) throw new Error(`map ${name} is replicated per object, not one shared map`);
-    return map;
+    return this.require(name);
   }
 
   names(): string[] {

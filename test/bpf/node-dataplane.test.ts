@@ -136,21 +136,21 @@ describePrivileged('NodeDataplane on a real kernel', ['bpf', 'netns'], () => {
     expect(xdpProgId(n.ph)).toBe(byPin(`xdp_${n.ph}`)!.programId);
     expect(xdpProgId(n.p1)).toBe(byPin(`xdp_${n.p1}`)!.programId);
 
-    // Every program uses the pinned maps; a device map is one copy per object
-    // (libbpf 1.1 cannot reuse it), and every copy holds the underlay.
+    // Every program uses the pinned maps and no other (but its own .rodata),
+    // the device map xdpnet_tx_ports included: one map, holding the underlay.
+    const txPortsId = pinnedMap(join(root(t), 'xdpnet_tx_ports')).id;
+    expect(dumpKeys(txPortsId)).toEqual([u32Key(ifindexOf(n.ul))]);
     for (const a of status) {
       const p = prog(a.programId);
       for (const id of p.map_ids ?? []) {
         const m = mapById(id);
         if (m.name.endsWith('.rodata')) continue;
-        if (m.type === 'devmap_hash') {
-          expect(m.name).toBe('xdpnet_tx_ports');
-          expect(dumpKeys(id), `${p.name}'s xdpnet_tx_ports`).toEqual([u32Key(ifindexOf(n.ul))]);
-        } else {
-          expect(pinnedId.get(id), `${p.name}'s map ${m.name} (id ${id})`).toBeDefined();
-        }
+        expect(pinnedId.get(id), `${p.name}'s map ${m.name} (id ${id})`).toBeDefined();
       }
     }
+    // Both objects that redirect through it (loaded one after the other) use that one map.
+    const usingTxPorts = status.filter((a) => prog(a.programId).map_ids?.includes(txPortsId)).map((a) => a.programName);
+    expect(usingTxPorts.sort()).toEqual(['xdp_port', 'xdp_underlay']);
 
     // Load-time settings: the VTEP (network order) and the underlay's MTU as read at start.
     const portProg = prog(byPin(`xdp_${n.p1}`)!.programId);
@@ -173,7 +173,9 @@ describePrivileged('NodeDataplane on a real kernel', ['bpf', 'netns'], () => {
     const t = topology();
     const n = names(t);
     const before = node!.attached();
-    // An entry only the replicated device map carries across: the next daemon's copies must have it.
+    const pins = readdirSync(root(t)).filter((f) => f !== 'links');
+    const idsBefore = new Map(pins.map((name) => [name, pinnedMap(join(root(t), name)).id]));
+    // Written by this daemon through its handle on the device map: the next daemon's programs must see it.
     const tx = Buffer.alloc(4);
     tx.writeUInt32LE(ifindexOf(n.p1));
     node!.maps.require('xdpnet_tx_ports').update(tx, tx);
@@ -200,11 +202,17 @@ describePrivileged('NodeDataplane on a real kernel', ['bpf', 'netns'], () => {
     expect(messages.filter((m) => m === 'adopted attached link; replaced its program atomically')).toHaveLength(5);
     expect(messages).not.toContain('attached program');
 
-    const want = [u32Key(ifindexOf(n.ul)), u32Key(ifindexOf(n.p1))].sort();
+    // Every map was reused, not recreated: the same map behind every pin,
+    // and the new programs use exactly those.
+    for (const [name, id] of idsBefore) expect(pinnedMap(join(root(t), name)).id, name).toBe(id);
+    const pinnedIds = new Set(idsBefore.values());
     for (const a of after) {
-      for (const id of prog(a.programId).map_ids ?? []) if (mapById(id).type === 'devmap_hash') expect(dumpKeys(id), a.programName).toEqual(want);
+      for (const id of prog(a.programId).map_ids ?? []) {
+        if (!mapById(id).name.endsWith('.rodata')) expect(pinnedIds.has(id), `${a.programName}'s map id ${id}`).toBe(true);
+      }
     }
-    expect(dumpKeys(pinnedMap(join(root(t), 'xdpnet_tx_ports')).id)).toEqual(want);
+    const want = [u32Key(ifindexOf(n.ul)), u32Key(ifindexOf(n.p1))].sort();
+    expect(dumpKeys(idsBefore.get('xdpnet_tx_ports')!)).toEqual(want);
   });
 
   it('refuses to make one of the node’s own interfaces a VM port', () => {
