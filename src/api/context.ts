@@ -5,6 +5,7 @@ import type * as pb from '../gen/proto/xdpnet/v1/index.js';
 import type { FloatingIp, ResourceKind, Uuid } from '../model/types.js';
 import type { DesiredStateService } from '../store/api.js';
 import type { StatusView } from './convert.js';
+import type { NetworkDefaults } from './network-defaults.js';
 import type { Logger } from './errors.js';
 
 export interface StatusChange {
@@ -15,6 +16,8 @@ export interface StatusChange {
 
 export interface ApiContext {
   state: DesiredStateService;
+  /** Node-dependent defaults filled in before a network is stored (network-defaults.ts). */
+  networkDefaults: NetworkDefaults;
   /** The resource's status in this node's dataplane. */
   statusOf(kind: ResourceKind, id: Uuid): StatusView;
   /** Subscribe to status changes (for Watch); returns an unsubscribe function. */

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { Logger as PinoLogger } from 'pino';
 import type { ApiContext } from '../api/context.js';
 import type { StatusView } from '../api/convert.js';
+import { networkDefaultsFor } from '../api/network-defaults.js';
 import { StatusError } from '../api/errors.js';
 import * as grpc from '@grpc/grpc-js';
 import type * as pb from '../gen/proto/xdpnet/v1/index.js';
@@ -28,6 +29,8 @@ export interface DaemonParts {
   reconciler: Reconciler;
   node: NodeDataplane | undefined;
   startedUnixMs: number;
+  /** The underlay MTU network defaults derive from (config, else the interface's). */
+  underlayMtu: number;
   listening(): readonly string[];
 }
 
@@ -83,6 +86,7 @@ export function createApiContext(parts: DaemonParts): ApiContext & { metricsSour
 
   return {
     state,
+    networkDefaults: networkDefaultsFor(parts.underlayMtu),
     statusOf,
     onStatus: (listener) => reconciler.onStatus(listener),
     routerForFloatingIp: (fip) => state.routerForFloatingIp(fip),

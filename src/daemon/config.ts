@@ -25,6 +25,12 @@ const schema = z.strictObject({
   /** This node's VXLAN tunnel endpoint, on the underlay interface. */
   vtep_ip: ipv4,
   underlay_interface: ifname,
+  /**
+   * The largest IPv4 packet the underlay carries (Neutron's global_physnet_mtu).
+   * Default: the underlay interface's MTU with dataplane bpf, 1500 with fake.
+   * VXLAN networks created with mtu 0 get this minus 50.
+   */
+  underlay_mtu: z.number().int().min(118, 'must leave room for a 68-byte network MTU after 50 bytes of VXLAN headers').max(9050).optional(),
   /** Physical network name -> interface, like Neutron's bridge_mappings (e.g. external: eth2). */
   physical_networks: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'physical network names are 1-64 of A-Z a-z 0-9 _ . -'), ifname).default({}),
   bpffs_root: absolutePath.default('/sys/fs/bpf/xdpnet'),

@@ -88,7 +88,8 @@ export class Daemon {
         fullPassIntervalMs: config.reconcile.full_pass_interval_seconds * 1000,
         logger,
       });
-      const ctx = createApiContext({ config, logger, state, reconciler, node: bpf.node, startedUnixMs, listening: () => api?.listening ?? [] });
+      const underlayMtu = config.underlay_mtu ?? bpf.node?.underlayMtu ?? 1500;
+      const ctx = createApiContext({ config, logger, state, reconciler, node: bpf.node, startedUnixMs, underlayMtu, listening: () => api?.listening ?? [] });
       api = await ApiServer.start(ctx, listenOptions(config));
       const metrics = config.metrics.address
         ? await serveMetrics(createRegistry(ctx.metricsSource), config.metrics.address)

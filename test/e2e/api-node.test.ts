@@ -184,6 +184,7 @@ function fakeContext(): ApiContext {
     nodeStatus: async () => nodeStatus,
     reasonCounters: async () => ({ counters: [] }),
     portCounters: () => Promise.reject(new StatusError(grpc.status.UNIMPLEMENTED, 'not here')),
+    networkDefaults: { vxlanMtu: 1450 },
     logger: { error() {}, info() {}, warn() {} },
   };
 }

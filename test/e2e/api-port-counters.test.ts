@@ -177,7 +177,7 @@ describePrivileged('GetPortCounters on pinned BPF maps', ['bpf', 'netns'], () =>
       'test',
     );
     const logger = pino({ level: 'silent' });
-    const ctx = createApiContext({ config, logger, state, reconciler, node: undefined, startedUnixMs: Date.now(), listening: () => [] });
+    const ctx = createApiContext({ config, logger, state, reconciler, node: undefined, startedUnixMs: Date.now(), underlayMtu: 1500, listening: () => [] });
     const server = await ApiServer.start(ctx, { socket });
     servers.push(server);
     server.setServing(true);

@@ -4,11 +4,12 @@
 
 import type * as grpc from '@grpc/grpc-js';
 import type * as pb from '../../gen/proto/xdpnet/v1/index.js';
-import { type ResourceByKind, type ResourceKind, type Stored, Rejection } from '../../model/types.js';
+import { type Network, type ResourceByKind, type ResourceKind, type Stored, Rejection } from '../../model/types.js';
 import type { ApiContext } from '../context.js';
 import * as convert from '../convert.js';
 import { unary } from '../errors.js';
 import { idArg, optionalIdArg } from '../ids.js';
+import { withNetworkDefaults } from '../network-defaults.js';
 
 interface KindSpec<K extends ResourceKind> {
   kind: K;
@@ -86,7 +87,8 @@ function handlersFor<K extends ResourceKind>(ctx: ApiContext, s: KindSpec<K>): H
   const snake = s.requestField.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
   return {
     [`Create${s.name}`]: unary(`Create${s.name}`, ctx.logger, async (req: Record<string, unknown>) => {
-      const input = s.fromPb(required(req[s.requestField], snake) as never);
+      let input = s.fromPb(required(req[s.requestField], snake) as never);
+      if (s.kind === 'network') input = withNetworkDefaults(input as Network, ctx.networkDefaults) as ResourceByKind[K];
       return s.toPb(ctx, await ctx.state.create(s.kind, input));
     }),
     [`Get${s.name}`]: unary(`Get${s.name}`, ctx.logger, (req: pb.GetRequest__Output) => {
@@ -103,9 +105,15 @@ function handlersFor<K extends ResourceKind>(ctx: ApiContext, s: KindSpec<K>): H
       return { [s.listField]: page.items.map((item) => s.toPb(ctx, item)), nextPageToken: page.nextPageToken };
     }),
     [`Update${s.name}`]: unary(`Update${s.name}`, ctx.logger, async (req: Record<string, unknown>) => {
-      const patch = s.fromPb(required(req[s.requestField], snake) as never);
+      let patch = s.fromPb(required(req[s.requestField], snake) as never);
       const mask = req.updateMask as string[];
-      return s.toPb(ctx, await ctx.state.update(s.kind, idArg((patch as { id: string }).id, `${snake}.id`), patch, mask));
+      const id = idArg((patch as { id: string }).id, `${snake}.id`);
+      if (s.kind === 'network' && mask.includes('mtu')) {
+        // mtu 0 asks for the default of the network's type, which the patch need not carry.
+        const type = ctx.state.get('network', id)?.resource.type;
+        if (type) patch = withNetworkDefaults({ ...(patch as Network), type }, ctx.networkDefaults) as ResourceByKind[K];
+      }
+      return s.toPb(ctx, await ctx.state.update(s.kind, id, patch, mask));
     }),
     [`Delete${s.name}`]: unary(`Delete${s.name}`, ctx.logger, async (req: pb.DeleteRequest__Output) => {
       await ctx.state.delete(s.kind, idArg(req.id, 'id'));

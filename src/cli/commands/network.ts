@@ -61,7 +61,7 @@ export function networkCommands(io: Io, program: Command): void {
     .option('--type <type>', 'vxlan, flat or vlan (default: vxlan)', parseChoice(NETWORK_TYPES))
     .option('--segmentation-id <n>', 'required for vxlan (the VNI, 1..16777215, unique) and vlan (the VLAN ID, 1..4094); none for flat', parseInteger(0, 16777215))
     .option('--physical-network <name>', "flat and vlan: the physical network, mapped to an interface by each node's config")
-    .option('--mtu <n>', 'default: 1450 for vxlan (1500 minus encapsulation), 1500 otherwise', parseUint32)
+    .option('--mtu <n>', 'default: the underlay MTU minus 50 (VXLAN headers) for vxlan, 1500 otherwise', parseUint32)
     .option('--external', 'router:external: its subnets give routers gateways and floating IPs');
   enableDisableOptions(create, { enable: 'administratively up (default)', disable: 'administratively down' }).action(
     action(io, async (s, opts: CreateOptions) => {
