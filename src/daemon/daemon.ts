@@ -13,6 +13,7 @@ import { NetlinkEvents } from '../dataplane/netlink-events.js';
 import { UnderlayNexthops } from '../dataplane/nexthops.js';
 import { NodeDataplane } from '../dataplane/node.js';
 import { OverlayTables } from '../dataplane/overlay-tables.js';
+import { RouterTables } from '../dataplane/router-tables.js';
 import { BpfTables } from '../dataplane/tables.js';
 import { FakeDataplane } from '../reconciler/fake-dataplane.js';
 import { Reconciler } from '../reconciler/reconciler.js';
@@ -78,7 +79,7 @@ export class Daemon {
           logger,
           events: bpf.events,
         });
-        tables = new BpfTables(new OverlayTables(bpf.node, bpf.nexthops));
+        tables = new BpfTables(new OverlayTables(bpf.node, bpf.nexthops), new RouterTables(bpf.node));
       } else {
         logger.warn({}, 'dataplane: fake — nothing is programmed into the kernel');
         tables = new FakeDataplane();

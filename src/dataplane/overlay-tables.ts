@@ -50,9 +50,8 @@ import {
   portMapKey,
   txPortWrite,
 } from './overlay-encode.js';
-import type { PinnedMaps } from './pinned-maps.js';
+import type { MapHandle, PinnedMaps } from './pinned-maps.js';
 import type { PortPrograms } from './port-programs.js';
-import type { MapHandle } from './replicated-map.js';
 
 /**
  * Where the remote VTEPs of the flood lists go to have their underlay next

@@ -19,6 +19,7 @@ import { portSrcKey } from '../../src/dataplane/layouts.js';
 import { NodeDataplane } from '../../src/dataplane/node.js';
 import { encodeLocalPort } from '../../src/dataplane/overlay-encode.js';
 import { type NexthopSink, OverlayTables, goneName } from '../../src/dataplane/overlay-tables.js';
+import { RouterTables } from '../../src/dataplane/router-tables.js';
 import { BpfTables } from '../../src/dataplane/tables.js';
 import { canonicalJson } from '../../src/reconciler/canonical.js';
 import { DataplaneError, type DataplaneEntry } from '../../src/reconciler/dataplane.js';
@@ -82,7 +83,7 @@ describePrivileged('BpfTables: the overlay tables on a real kernel', ['bpf', 'ne
 
   beforeAll(async () => {
     node = await startNode();
-    tables = new BpfTables(new OverlayTables(node, recorder));
+    tables = new BpfTables(new OverlayTables(node, recorder), new RouterTables(node));
   });
   afterAll(() => node?.teardown());
 
@@ -265,6 +266,7 @@ describePrivileged('BpfTables: the overlay tables on a real kernel', ['bpf', 'ne
         want: (vteps) => vteps.forEach((v) => fresh.wanted.add(v)),
         retainOnly: (vteps) => void fresh.retained.push([...vteps].sort()),
       }),
+      new RouterTables(node),
     );
     const after = await Promise.all(TABLES.map((t) => tables.list(t)));
     const listedVteps = [...new Set((after[TABLES.indexOf('floodList')] as DataplaneEntry<'floodList'>[]).flatMap((e) => e.value.remoteVteps))].sort();

@@ -56,7 +56,8 @@ describePrivileged('xdpnetd with the BPF dataplane in a node namespace', ['bpf',
       await t.addNamespace('node', { disableIpv6: true });
       await t.addNamespace('peer', { disableIpv6: true });
       for (const v of VMS) await t.addNamespace(v.vm, { disableIpv6: true });
-      await t.addVeth({ a: { ns: 'node', name: 'eth0', ip: '192.0.2.1/24' }, b: { ns: 'peer', name: 'eth0', ip: '192.0.2.2/24' } });
+      // 1600, not the usual 1500: the default network MTU must come from this interface.
+      await t.addVeth({ a: { ns: 'node', name: 'eth0', ip: '192.0.2.1/24' }, b: { ns: 'peer', name: 'eth0', ip: '192.0.2.2/24' }, mtu: 1600 });
       await addVm(t, VMS[0]);
     },
   });
@@ -95,7 +96,8 @@ describePrivileged('xdpnetd with the BPF dataplane in a node namespace', ['bpf',
       expect(after - before).toBeGreaterThanOrEqual(3);
 
       // A VXLAN network and its ports: tap1 exists, tap2 not yet.
-      await a.createNetwork({ id: NETWORK_ID, segmentationId: 77, type: 'NETWORK_TYPE_VXLAN' });
+      const network = await a.createNetwork({ id: NETWORK_ID, segmentationId: 77, type: 'NETWORK_TYPE_VXLAN' });
+      expect(network.mtu).toBe(1600 - 50); // the underlay's MTU less the VXLAN headers
       await a.createSubnet({ id: SUBNET_ID, networkId: NETWORK_ID, cidr: '10.0.0.0/24' });
       for (const v of VMS) {
         await a.createPort({
@@ -131,14 +133,11 @@ describePrivileged('xdpnetd with the BPF dataplane in a node namespace', ['bpf',
       expect(await t.ping(VMS[0].vm, VMS[1].ip, { count: 3 })).toBe(3);
       expect(reason(await a.reasonCounters(), 'REASON_FWD_LOCAL') - local).toBeGreaterThanOrEqual(6);
 
-      // Routing is a later issue: reported, not pretended.
+      // A router on the network is programmed too (routed traffic: test/e2e/routing-traffic.test.ts).
       await a.createRouter({ id: ROUTER_ID, name: 'r' });
       await a.addRouterInterface({ routerId: ROUTER_ID, subnetId: SUBNET_ID });
-      const router = await eventually(
-        () => a.getRouter(ROUTER_ID),
-        (r) => r.status?.state === 'RESOURCE_STATE_ERROR',
-      );
-      expect(router.status).toMatchObject({ code: 'UNIMPLEMENTED', message: expect.stringMatching(/not implemented yet/) });
+      await eventuallyState(() => a.getRouter(ROUTER_ID), 'RESOURCE_STATE_ACTIVE');
+      expect((await a.nodeStatus()).maps.find((m) => m.name === 'xdpnet_routers')).toMatchObject({ entries: 1 });
 
       // SIGTERM: the daemon exits cleanly; programs stay attached and forwarding.
       const links = (await a.nodeStatus()).programs;
