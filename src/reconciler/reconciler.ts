@@ -87,7 +87,7 @@ export interface ReconcilerWork {
   statuses: number;
 }
 
-type StateSource = Pick<DesiredStateService, 'snapshot' | 'revision' | 'onChange'>;
+type StateSource = Pick<DesiredStateService, 'snapshot' | 'revision' | 'onChange' | 'get'>;
 
 /**
  * Lets the event loop take in I/O before a pass. Bound when the module loads:
@@ -147,7 +147,7 @@ export class Reconciler {
     this.started = true;
     // Subscribe before reading the state so that no change falls in between.
     this.unsubscribe = this.state.onChange((changes) => this.onChanges(changes));
-    this.book.seed(this.state.snapshot(), this.state.revision);
+    this.book.seed(this.state.snapshot(), (ref) => this.state.get(ref.kind, ref.id)?.revision ?? this.state.revision);
     this.request('full');
     return this.ready;
   }

@@ -99,10 +99,14 @@ export class StatusBook {
     else this.set(ref, { state: 'PENDING', code: '', message: '', revision });
   }
 
-  /** Resources already in the state at start: PENDING until the first pass. */
-  seed(snapshot: Snapshot, revision: number): void {
+  /**
+   * Resources already in the state at start: PENDING until the first pass, at
+   * their own stored revision (what a status's revision describes), not the
+   * state's.
+   */
+  seed(snapshot: Snapshot, revisionOf: (ref: ResourceRef) => number): void {
     for (const { ref } of snapshotResources(snapshot)) {
-      if (!this.revisions.has(refKey(ref))) this.changed(ref, revision, false);
+      if (!this.revisions.has(refKey(ref))) this.changed(ref, revisionOf(ref), false);
     }
   }
 

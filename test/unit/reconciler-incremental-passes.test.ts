@@ -5,7 +5,7 @@
 // changed only: one port among 5,000 costs one render, a handful of
 // comparisons and dataplane ops, a couple of statuses (counted, not timed).
 import { afterEach, describe, expect, it } from 'vitest';
-import type { AnyResource, Network, Port, ResourceKind, Router, Snapshot, Subnet } from '../../src/model/types.js';
+import type { AnyResource, Network, Port, ResourceKind, Router, Snapshot, Stored, Subnet } from '../../src/model/types.js';
 import type { Change, ChangeListener, DesiredStateService } from '../../src/store/api.js';
 import { FakeDataplane } from '../../src/reconciler/fake-dataplane.js';
 import { Reconciler } from '../../src/reconciler/reconciler.js';
@@ -23,7 +23,7 @@ const LISTS: Record<ResourceKind, keyof Snapshot> = {
 const KINDS = Object.keys(LISTS) as ResourceKind[];
 
 /** Like the store: frozen resources, the same object until it changes, changes announced synchronously. */
-class FakeState implements Pick<DesiredStateService, 'snapshot' | 'revision' | 'onChange'> {
+class FakeState implements Pick<DesiredStateService, 'snapshot' | 'revision' | 'onChange' | 'get'> {
   revision = 0;
   readonly maps: Record<ResourceKind, Map<string, AnyResource>> = {
     network: new Map(),
@@ -45,6 +45,11 @@ class FakeState implements Pick<DesiredStateService, 'snapshot' | 'revision' | '
   onChange(listener: ChangeListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  get<K extends ResourceKind>(kind: K, id: string): Stored<K> | undefined {
+    const resource = this.maps[kind].get(id);
+    return resource ? ({ kind, resource, revision: this.changedAt.get(`${kind}/${id}`) ?? 0 } as Stored<K>) : undefined;
   }
 
   /** One commit of several changes. */
@@ -122,7 +127,7 @@ function randomResource(random: () => number, kind: ResourceKind, id: string): A
 }
 
 /** What every status should be, from scratch: render()'s first problem, else UNIMPLEMENTED for owners of entries in unsupported tables (the first such table). */
-function expectedStatuses(state: FakeState, startRevision: number, unsupported: Unsupported): Map<string, unknown> {
+function expectedStatuses(state: FakeState, unsupported: Unsupported): Map<string, unknown> {
   const { tables, problems } = render(state.snapshot(), { vtepIp: ME });
   const failure = new Map<string, { code: string; message: string }>();
   for (const p of problems) if (!failure.has(refKey(p.ref))) failure.set(refKey(p.ref), { code: p.code, message: p.message });
@@ -139,7 +144,8 @@ function expectedStatuses(state: FakeState, startRevision: number, unsupported: 
       const key = `${kind}/${r.id}`;
       const f = failure.get(key);
       const down = 'adminStateUp' in r && !r.adminStateUp;
-      const revision = Math.max(state.changedAt.get(key) ?? 0, startRevision);
+      // The resource's own revision: resources present at start keep the one they were stored at.
+      const revision = state.changedAt.get(key) ?? 0;
       out.set(key, f ? { state: 'ERROR', ...f, revision } : { state: down ? 'DOWN' : 'ACTIVE', code: '', message: '', revision });
     }
   }
@@ -181,7 +187,6 @@ describe('Reconciler: incremental passes end where a from-scratch reconcile woul
         const id = POOL[kind][Math.floor(random() * POOL[kind].length)]!;
         state.commit([{ kind, id, resource: randomResource(random, kind, id) }]);
       }
-      const startRevision = state.revision;
       const dp = new FakeDataplane({ unsupported });
       const r = make(state, dp);
       await r.start();
@@ -201,7 +206,7 @@ describe('Reconciler: incremental passes end where a from-scratch reconcile woul
 
         const context = `seed ${seed}, round ${round}`;
         expect(contents(dp, unsupported), context).toEqual(expectedContents(state, unsupported));
-        const want = expectedStatuses(state, startRevision, unsupported);
+        const want = expectedStatuses(state, unsupported);
         for (const kind of KINDS) {
           for (const id of POOL[kind]) {
             expect(r.status(kind, id), `${context}: ${kind} ${id}`).toEqual(want.get(`${kind}/${id}`));

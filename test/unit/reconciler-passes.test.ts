@@ -2,7 +2,7 @@
 // drift repair and pruning on the full pass, adoption on restart, coalescing,
 // and per-resource status (PENDING → ACTIVE/DOWN/ERROR with codes).
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { AnyResource, Network, Port, ResourceKind, Router, Snapshot, Subnet } from '../../src/model/types.js';
+import type { AnyResource, Network, Port, ResourceKind, Router, Snapshot, Stored, Subnet } from '../../src/model/types.js';
 import type { Change, ChangeListener, DesiredStateService } from '../../src/store/api.js';
 import { FakeDataplane } from '../../src/reconciler/fake-dataplane.js';
 import { Reconciler } from '../../src/reconciler/reconciler.js';
@@ -20,7 +20,7 @@ const LISTS: Record<ResourceKind, keyof Snapshot> = {
   floatingIp: 'floatingIps',
 };
 
-class FakeState implements Pick<DesiredStateService, 'snapshot' | 'revision' | 'onChange'> {
+class FakeState implements Pick<DesiredStateService, 'snapshot' | 'revision' | 'onChange' | 'get'> {
   revision = 0;
   private data: Snapshot = { networks: [], subnets: [], ports: [], routers: [], floatingIps: [] };
   private readonly listeners = new Set<ChangeListener>();
@@ -32,6 +32,14 @@ class FakeState implements Pick<DesiredStateService, 'snapshot' | 'revision' | '
   onChange(listener: ChangeListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /** The revision of each resource's last change. */
+  private readonly changedAt = new Map<string, number>();
+
+  get<K extends ResourceKind>(kind: K, id: string): Stored<K> | undefined {
+    const resource = (this.data[LISTS[kind]] as AnyResource[]).find((r) => r.id === id);
+    return resource ? ({ kind, resource: structuredClone(resource), revision: this.changedAt.get(`${kind}/${id}`) ?? 0 } as Stored<K>) : undefined;
   }
 
   /** Create or replace; notifies synchronously, like the store after a commit. */
@@ -52,6 +60,7 @@ class FakeState implements Pick<DesiredStateService, 'snapshot' | 'revision' | '
 
   private commit(change: Change): void {
     this.revision = change.revision;
+    this.changedAt.set(`${change.kind}/${change.id}`, change.revision);
     for (const l of this.listeners) l([change], this.revision);
   }
 }
@@ -165,12 +174,15 @@ describe('Reconciler: converging', () => {
     expect(r.status('port', uuid(0x401))).toBeUndefined(); // not started: nothing known yet
     const started = r.start();
     expect(r.isReady).toBe(false);
-    expect(r.status('port', uuid(0x401))).toEqual({ state: 'PENDING', code: '', message: '', revision: state.revision });
+    // Each status describes its resource's own revision (the last change to it), not the state's.
+    const own = (kind: ResourceKind, id: string): number => state.get(kind, id)!.revision;
+    expect(own('network', NET1)).toBeLessThan(state.revision);
+    expect(r.status('port', uuid(0x401))).toEqual({ state: 'PENDING', code: '', message: '', revision: own('port', uuid(0x401)) });
     await started;
     expect(r.isReady).toBe(true);
     expect(contents(dp)).toEqual(expected(state));
     for (const [kind, id] of [['network', NET1], ['subnet', SUB1], ['router', R1], ['port', uuid(0x401)], ['port', uuid(0x402)]] as const) {
-      expect(r.status(kind, id), `${kind} ${id}`).toEqual({ state: 'ACTIVE', code: '', message: '', revision: state.revision });
+      expect(r.status(kind, id), `${kind} ${id}`).toEqual({ state: 'ACTIVE', code: '', message: '', revision: own(kind, id) });
     }
     const total = Object.values(expected(state)).reduce((n, t) => n + Object.keys(t).length, 0);
     expect(r.summary()).toMatchObject({ revision: state.revision, kind: 'full', updated: total, deleted: 0, errors: 0, lastError: '' });

@@ -53,12 +53,12 @@ describe('StatusBook', () => {
     expect(book.get('network', NET)?.state).toBe('ACTIVE');
   });
 
-  it('resources first seen in a snapshot take that snapshot\'s revision', () => {
+  it('resources seeded at start keep their own stored revision, not the state\'s', () => {
     const book = new StatusBook();
-    book.seed(snap(network()), 7);
-    expect(book.get('network', NET)).toMatchObject({ state: 'PENDING', revision: 7 });
+    book.seed(snap(network()), () => 5);
+    expect(book.get('network', NET)).toMatchObject({ state: 'PENDING', revision: 5 });
     book.settle(snap(network()), 7, new Map());
-    expect(book.get('network', NET)).toMatchObject({ state: 'ACTIVE', revision: 7 });
+    expect(book.get('network', NET)).toMatchObject({ state: 'ACTIVE', revision: 5 });
   });
 
   it('announces changes only, and a throwing listener does not stop the others', () => {
