@@ -136,10 +136,15 @@ describePrivileged('BpfTables: the overlay tables on a real kernel', ['bpf', 'ne
     // Next hops are wanted for every VTEP a flood list names; a full list keeps only those.
     expect(sink.wanted).toContainEqual([R2, R3]);
     expect(sink.retained.at(-1)).toEqual([R2, R3]);
-    expect(tables.supports('routers')).toMatchObject({ code: 'UNIMPLEMENTED', message: expect.stringMatching(/not implemented yet/) });
-    await expect(tables.upsert('routers', { routerId: ROUTER_ID }, { macAddress: 'fa:16:3f:00:00:01', adminStateUp: true })).rejects.toMatchObject({
-      code: 'UNIMPLEMENTED',
-    });
+    // Tables no program consumes yet say so, and refuse writes the same way.
+    expect(tables.supports('floatingIps')).toMatchObject({ code: 'UNIMPLEMENTED', message: expect.stringMatching(/not implemented yet/) });
+    await expect(
+      tables.upsert(
+        'fixedToFloating',
+        { routerId: ROUTER_ID, fixedIpAddress: '10.0.0.5' },
+        { floatingNetworkId: ROUTER_ID, floatingIpAddress: '203.0.113.5' },
+      ),
+    ).rejects.toMatchObject({ code: 'UNIMPLEMENTED' });
   });
 
   it('a port upsert attaches both programs; again, it changes nothing; an update drops stale source entries and resets the counters', async () => {
