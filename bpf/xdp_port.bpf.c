@@ -16,7 +16,9 @@
  *        router      -> routed on this node (route.h): IPv4 to another
  *                       network of the router, delivered as above in that
  *                       network; pings to the router answered, ICMP errors
- *                       sent back;
+ *                       sent back; on the router's gateway node, out
+ *                       through its external gateway with SNAT
+ *                       (external_route.h);
  *        broadcast, multicast, unknown unicast -> XDP_PASS to tc_port_flood,
  *                       the TC program on the same interface (XDP cannot clone).
  *
@@ -46,6 +48,8 @@
 DECLARE_CONFIG(__be32, vtep_ip, 0);
 /* The largest outer IPv4 packet the underlay carries. */
 DECLARE_CONFIG(__u32, underlay_mtu, 1500);
+/* The external ports SNAT hands out on a gateway node (snat.h). */
+SNAT_CONFIG();
 
 /* `*stats` is set to the ingress port's counters once the port is known. */
 static __always_inline outcome_t port(struct xdp_md *ctx, struct port_stats **stats)

@@ -16,8 +16,13 @@ if (!protoPath || !headerPath || !tsPath) {
   process.exit(2);
 }
 
-/** Upper bound on reason codes; sizes the per-CPU counter array in C. */
-const REASON_MAX = 64;
+/**
+ * Upper bound on reason codes; sizes the per-CPU counter array in C. Raising
+ * it resizes the xdpnet_reasons map, and the loader refuses to reuse a pin of
+ * another size: an upgrading node must remove the old pin first (its
+ * counters start again from zero).
+ */
+const REASON_MAX = 128;
 const CATEGORIES = { FWD: 'forwarded', PASS: 'passed', DROP: 'dropped' };
 
 const root = new protobuf.Root().loadSync(protoPath, { alternateCommentMode: true });

@@ -13,7 +13,8 @@
  *   bad IPv4 header checksum                 -> dropped (RFC 1812 5.2.2)
  *   longest-prefix match of the destination in the router's table:
  *     none                                   -> ICMP net unreachable
- *     external                               -> dropped (SNAT is not implemented)
+ *     external                               -> external_route.h (SNAT out of the
+ *                                               gateway node's external NIC)
  *     connected: the neighbour is the destination, nexthop: the route's next hop;
  *     its MAC from xdpnet_arp on the route's network;
  *   the destination is the router itself     -> a ping is answered (icmp.h),
@@ -131,6 +132,11 @@ static __always_inline outcome_t to_router(struct xdp_md *ctx, const struct port
 	return outcome(XDP_TX, REASON_FWD_ICMP_ECHO_REPLY);
 }
 
+/* A route through the external gateway: external_route.h, included at the end of this file. */
+static __always_inline outcome_t route_external(struct xdp_md *ctx, struct port_frame *f, __u32 in_vni,
+						const __u8 *router_id, const struct router_info *router,
+						const struct route_entry *route, const struct underlay_config *ul);
+
 /*
  * Routes the frame `f` (parsed, from a port of network `in_vni`, its
  * destination MAC the router `router_id`'s). `ul` is this node's underlay,
@@ -175,7 +181,7 @@ static __always_inline outcome_t route_frame(struct xdp_md *ctx, struct port_fra
 		target = route->nexthop;
 		break;
 	case ROUTE_EXTERNAL:
-		return drop(REASON_DROP_EXTERNAL_NOT_IMPLEMENTED);
+		return route_external(ctx, f, in_vni, router_id, router, route, ul);
 	default:
 		return drop(REASON_DROP_NO_ROUTE); /* a kind this program does not know routes nowhere */
 	}
@@ -232,5 +238,8 @@ static __always_inline outcome_t route_frame(struct xdp_md *ctx, struct port_fra
 		return drop(REASON_DROP_UNKNOWN_DESTINATION);
 	}
 }
+
+/* Last: it uses the helpers above (route_icmp_error, to_router). */
+#include "external_route.h"
 
 #endif /* XDPNET_ROUTE_H */

@@ -4,7 +4,7 @@
 // mirrors, and test/bpf/layouts.test.ts checks all of SHARED_LAYOUTS against
 // the BTF of the compiled objects. Add every new shared struct to that list.
 
-import { type Codec, type StructLayout, bytes, ipv4, mac, struct, u8, u32, u64, uuid } from './codec.js';
+import { type Codec, type StructLayout, be16, bytes, ipv4, mac, struct, u8, u32, u64, uuid } from './codec.js';
 
 /** bpf/lib/reason_maps.h: value of the per-CPU `xdpnet_reasons` array. */
 export const reasonCounters = struct<ReasonCounters>('reason_counters', {
@@ -265,4 +265,147 @@ export interface RouteEntry {
 
 export const ROUTER_LAYOUTS: readonly StructLayout[] = [routerKey, routerInfo, routerIfaceKey, routerIface, routeKey, routeEntry];
 
-export const SHARED_LAYOUTS: readonly StructLayout[] = [reasonCounters, ...OVERLAY_LAYOUTS, portStats, ...ROUTER_LAYOUTS];
+// ---------------------------------------------------------------------------
+// SNAT: a router's external side (bpf/lib/snat_maps.h) and the connection
+// table (bpf/lib/conntrack_maps.h, which states the garbage collector's
+// contract). Conventions as above; `be16` fields are ports as on the wire.
+
+export const SNAT_MAP_NAME = 'xdpnet_snat';
+export const EXT_ADDRS_MAP_NAME = 'xdpnet_ext_addrs';
+export const EXT_NEXTHOPS_MAP_NAME = 'xdpnet_ext_nexthops';
+export const EXT_NH_MISS_MAP_NAME = 'xdpnet_ext_nh_miss';
+export const SNAT_CT_MAP_NAME = 'xdpnet_snat_ct';
+
+/** xdpnet_snat value (key: routerKey). */
+export const SNAT_F_ENABLED = 0x01;
+export const SNAT_F_GATEWAY_LOCAL = 0x02;
+export const SNAT_NET_FLAT = 1;
+export const SNAT_NET_VLAN = 2;
+export const SNAT_NET_VXLAN = 3;
+export const SNAT_PHYSNET_LEN = 64;
+export const snatInfo = struct<SnatInfo>('snat_info', {
+  external_ip: ipv4,
+  ifindex: u32,
+  mtu: u32,
+  flags: u8,
+  network_type: u8,
+  prefixlen: u8,
+  pad: u8,
+  segmentation_id: u32,
+  nexthop: ipv4,
+  gateway_vtep: ipv4,
+  external_network_id: uuid,
+  physical_network: bytes(SNAT_PHYSNET_LEN),
+});
+export interface SnatInfo {
+  /** The router's external IP: the SNAT source. */
+  external_ip: string;
+  /** SNAT_F_GATEWAY_LOCAL: the external NIC; else 0. */
+  ifindex: number;
+  /** SNAT_F_GATEWAY_LOCAL: the largest IPv4 packet sent out of it; else 0. */
+  mtu: number;
+  /** SNAT_F_* */
+  flags: number;
+  /** SNAT_NET_* */
+  network_type: number;
+  /** For the daemon: the external subnet's prefix length. */
+  prefixlen: number;
+  pad: number;
+  /** For the daemon: VLAN id, VNI or 0. */
+  segmentation_id: number;
+  /** For the daemon: the external subnet's gateway (0.0.0.0: none). */
+  nexthop: string;
+  /** For the daemon: the gateway node's VTEP. */
+  gateway_vtep: string;
+  external_network_id: string;
+  /** For the daemon: the physical network's name, zero-padded (all zero: none). */
+  physical_network: Buffer;
+}
+
+/** xdpnet_ext_addrs value (key: the address, `ipv4`). */
+export const EXT_ADDR_GATEWAY = 1;
+export const EXT_ADDR_FLOATING = 2;
+export const extAddr = struct<ExtAddr>('ext_addr', { router_id: uuid, ifindex: u32, mac, kind: u8, pad: u8 });
+export interface ExtAddr {
+  router_id: string;
+  /** The external NIC the address is reached through. */
+  ifindex: number;
+  /** What ARP answers with: the NIC's MAC. */
+  mac: string;
+  /** EXT_ADDR_* */
+  kind: number;
+  pad: number;
+}
+
+/** xdpnet_ext_nexthops key (also xdpnet_ext_nh_miss's, whose value is a `u64` CLOCK_MONOTONIC ns). */
+export const extNexthopKey = struct<ExtNexthopKey>('ext_nexthop_key', { ifindex: u32, ip: ipv4 });
+export interface ExtNexthopKey {
+  ifindex: number;
+  ip: string;
+}
+/** xdpnet_ext_nexthops value. */
+export const extNexthop = struct<ExtNexthop>('ext_nexthop', { dst_mac: mac, src_mac: mac });
+export interface ExtNexthop {
+  dst_mac: string;
+  src_mac: string;
+}
+
+/** xdpnet_snat_ct key: one per direction of a connection. */
+export const NAT_DIR_OUT = 1;
+export const NAT_DIR_IN = 2;
+export const natKey = struct<NatKey>('nat_key', {
+  saddr: ipv4,
+  daddr: ipv4,
+  sport: be16,
+  dport: be16,
+  proto: u8,
+  dir: u8,
+  pad: bytes(2),
+  zone: ipv4,
+});
+export interface NatKey {
+  saddr: string;
+  daddr: string;
+  /** TCP/UDP port; ICMP echo: OUT the identifier, IN 0. */
+  sport: number;
+  /** TCP/UDP port; ICMP echo: OUT 0, IN the identifier. */
+  dport: number;
+  proto: number;
+  /** NAT_DIR_* */
+  dir: number;
+  pad: Buffer;
+  /** The router's external IP. */
+  zone: string;
+}
+/** xdpnet_snat_ct value. */
+export const NAT_F_REPLIED = 0x01;
+export const NAT_F_TCP_SYN = 0x02;
+export const NAT_F_TCP_ESTABLISHED = 0x04;
+export const NAT_F_TCP_FIN = 0x08;
+export const NAT_F_TCP_RST = 0x10;
+export const natConn = struct<NatConn>('nat_conn', {
+  last_seen_ns: u64,
+  flags: u64,
+  vm_ip: ipv4,
+  vm_port: be16,
+  ext_port: be16,
+  vni: u32,
+  vm_mac: mac,
+  pad: bytes(2),
+});
+export interface NatConn {
+  /** CLOCK_MONOTONIC ns (process.hrtime.bigint()'s clock), up to about a second behind. */
+  last_seen_ns: bigint;
+  /** NAT_F_* seen in this entry's direction. */
+  flags: bigint;
+  vm_ip: string;
+  vm_port: number;
+  ext_port: number;
+  vni: number;
+  vm_mac: string;
+  pad: Buffer;
+}
+
+export const SNAT_LAYOUTS: readonly StructLayout[] = [snatInfo, extAddr, extNexthopKey, extNexthop, natKey, natConn];
+
+export const SHARED_LAYOUTS: readonly StructLayout[] = [reasonCounters, ...OVERLAY_LAYOUTS, portStats, ...ROUTER_LAYOUTS, ...SNAT_LAYOUTS];

@@ -5,8 +5,18 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { MapType, SHARED_LAYOUTS, describeBtf, layoutMismatches, loadObject } from '../../src/dataplane/index.js';
-import { PORT_STATS_MAP_NAME, portStats } from '../../src/dataplane/layouts.js';
-import { REPO_ROOT } from '../../src/dataplane/native.js';
+import {
+  EXT_ADDRS_MAP_NAME,
+  EXT_NEXTHOPS_MAP_NAME,
+  EXT_NH_MISS_MAP_NAME,
+  PORT_STATS_MAP_NAME,
+  SNAT_CT_MAP_NAME,
+  SNAT_MAP_NAME,
+  natConn,
+  natKey,
+  portStats,
+} from '../../src/dataplane/layouts.js';
+import { REPO_ROOT, native } from '../../src/dataplane/native.js';
 import { describePrivileged } from '../helpers/privileged.js';
 
 const BUILD = join(REPO_ROOT, 'bpf/build');
@@ -44,6 +54,42 @@ describePrivileged('struct layouts shared by C and TypeScript', ['bpf'], () => {
       } finally {
         obj.close();
       }
+    }
+  });
+
+  // Shared through their pins: every object must declare them alike, or the
+  // second to load refuses the first one's pin. The connection table's
+  // default holds a million connections (two entries each) with the LRU's
+  // per-CPU slack to spare.
+  it('the SNAT maps are declared alike by xdp_port and xdp_external, the connection table an LRU hash of 2^21', async () => {
+    const names = [SNAT_MAP_NAME, EXT_ADDRS_MAP_NAME, EXT_NEXTHOPS_MAP_NAME, EXT_NH_MISS_MAP_NAME, SNAT_CT_MAP_NAME];
+    const seen = new Map<string, object>();
+    for (const o of ['xdp_port.bpf.o', 'xdp_external.bpf.o']) {
+      const obj = await loadObject(join(BUILD, o), { maps: { [SNAT_CT_MAP_NAME]: { maxEntries: 1024 } } });
+      try {
+        const maps = obj.maps();
+        for (const name of names) {
+          const m = maps.find((x) => x.name === name);
+          expect(m, `${o} declares ${name}`).toBeDefined();
+          const shape = { type: m!.type, keySize: m!.keySize, valueSize: m!.valueSize, maxEntries: m!.maxEntries };
+          if (seen.has(name)) expect(shape, `${name} in ${o}`).toEqual(seen.get(name));
+          else seen.set(name, shape);
+        }
+      } finally {
+        obj.close();
+      }
+    }
+    expect(seen.get(SNAT_CT_MAP_NAME)).toEqual({ type: MapType.LRU_HASH, keySize: natKey.size, valueSize: natConn.size, maxEntries: 1024 });
+    const declared = describeBtf(join(BUILD, 'xdp_port.bpf.o'));
+    expect(declared.structs['nat_key'], 'the key type is in BTF').toBeDefined();
+    const raw = native().openObject(join(BUILD, 'xdp_port.bpf.o'));
+    try {
+      const ct = raw.maps().find((m) => m.name === SNAT_CT_MAP_NAME)!;
+      expect(ct.maxEntries).toBe(2 ** 21);
+      // Two entries a connection; the kernel's LRU may evict up to 128 entries per CPU early (here: up to 256 CPUs).
+      expect(ct.maxEntries - 128 * 256).toBeGreaterThanOrEqual(2 * 1_000_000);
+    } finally {
+      raw.close();
     }
   });
 

@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * A routed packet whose route goes out through the router's external
+ * gateway (ROUTE_EXTERNAL, route.h), packet walk 4. route.h calls
+ * route_external() once the router, the IPv4 header and the route are
+ * known; the decisions, in Linux's order as in route.h:
+ *
+ *   not this node's router gateway         -> dropped (EXTERNAL_NOT_IMPLEMENTED:
+ *                                             the tunnel to the gateway node comes next)
+ *   no local external side in xdpnet_snat  -> dropped (EXTERNAL_NOT_IMPLEMENTED: the
+ *                                             daemon does not write the snat table yet)
+ *   external network not flat              -> dropped (EXTERNAL_NETWORK_TYPE)
+ *   to the router's own external IP        -> a ping is answered (route.h's to_router)
+ *   TTL <= 1                               -> ICMP time exceeded
+ *   larger than the external MTU           -> DF: ICMP fragmentation needed, else dropped
+ *   (floating IP: a 1:1 translation goes here, before SNAT)
+ *   SNAT disabled                          -> dropped (SNAT_DISABLED)
+ *   next hop (route's, or the destination
+ *   on-link) without MACs                  -> dropped (NO_EXTERNAL_NEIGHBOR), the miss
+ *                                             recorded for the daemon (xdpnet_ext_nh_miss)
+ *   SNAT (snat.h): source := external IP and port, TTL - 1, MACs := the next
+ *   hop's, and out of the external NIC (xdpnet_tx_ports).
+ *
+ * route.h includes this header at its end: it uses route.h's helpers, and
+ * route.h's route_frame() calls route_external().
+ */
+#ifndef XDPNET_EXTERNAL_ROUTE_H
+#define XDPNET_EXTERNAL_ROUTE_H
+
+#include "common.h"
+#include "conntrack.h"
+#include "deliver.h"
+#include "mac.h"
+#include "route.h"
+#include "snat.h"
+#include "snat_maps.h"
+#include "verdict.h"
+
+/*
+ * The MACs to send to `ip` out of `ifindex`, or NULL; a miss is recorded in
+ * xdpnet_ext_nh_miss (at most once a second per next hop) for the daemon.
+ */
+static __always_inline struct ext_nexthop *ext_nexthop_lookup(__u32 ifindex, __be32 ip)
+{
+	struct ext_nexthop_key key = { .ifindex = ifindex, .ip = ip };
+	struct ext_nexthop *nh;
+	__u64 now, *missed;
+
+	nh = bpf_map_lookup_elem(&xdpnet_ext_nexthops, &key);
+	if (nh)
+		return nh;
+	now = nat_now();
+	missed = bpf_map_lookup_elem(&xdpnet_ext_nh_miss, &key);
+	if (!missed || now - *missed > NAT_REFRESH_NS)
+		bpf_map_update_elem(&xdpnet_ext_nh_miss, &key, &now, BPF_ANY);
+	return NULL;
+}
+
+/*
+ * Routes the frame `f` (from network `in_vni`, checked by route_frame up to
+ * its route) along the external route `route` of `router`. `ul` is for the
+ * tunnel to the gateway node, which is to come.
+ */
+static __always_inline outcome_t route_external(struct xdp_md *ctx, struct port_frame *f, __u32 in_vni,
+						const __u8 *router_id, const struct router_info *router,
+						const struct route_entry *route, const struct underlay_config *ul)
+{
+	struct iphdr *ip = f->ip;
+	struct snat_info *snat;
+	struct ext_nexthop *nh;
+	__be32 ext_ip, target;
+	__u32 ifindex;
+	int ret;
+
+	if (!(route->flags & ROUTE_F_GATEWAY_LOCAL))
+		return drop(REASON_DROP_EXTERNAL_NOT_IMPLEMENTED);
+	snat = bpf_map_lookup_elem(&xdpnet_snat, router_id);
+	if (!snat || !(snat->flags & SNAT_F_GATEWAY_LOCAL))
+		return drop(REASON_DROP_EXTERNAL_NOT_IMPLEMENTED);
+	if (snat->network_type != SNAT_NET_FLAT)
+		return drop(REASON_DROP_EXTERNAL_NETWORK_TYPE);
+	ext_ip = snat->external_ip;
+	ifindex = snat->ifindex;
+
+	/* The router's own address on the external network: before the TTL, as Linux. */
+	if (ip->daddr == ext_ip)
+		return to_router(ctx, f, router);
+	if (ip->ttl <= 1) {
+		return route_icmp_error(ctx, f, router_id, router, in_vni,
+					(struct route_error){ ICMP_TIME_EXCEEDED, ICMP_EXC_TTL, 0,
+							      REASON_FWD_ICMP_TIME_EXCEEDED, REASON_DROP_TTL_EXCEEDED });
+	}
+	if (f->l3_len > snat->mtu) {
+		/* XDP cannot fragment: as route.h for a tenant network's MTU. */
+		if (!(ip->frag_off & bpf_htons(IP_DF_BIT)))
+			return drop(REASON_DROP_EXCEEDS_NETWORK_MTU);
+		return route_icmp_error(ctx, f, router_id, router, in_vni,
+					(struct route_error){ ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, (__u16)snat->mtu,
+							      REASON_FWD_ICMP_FRAG_NEEDED,
+							      REASON_DROP_EXCEEDS_NETWORK_MTU });
+	}
+	if (!(snat->flags & SNAT_F_ENABLED))
+		return drop(REASON_DROP_SNAT_DISABLED);
+
+	target = route->nexthop ? route->nexthop : ip->daddr;
+	nh = ext_nexthop_lookup(ifindex, target);
+	if (!nh)
+		return drop(REASON_DROP_NO_EXTERNAL_NEIGHBOR);
+
+	/* The source MAC is what the VM sent from: the reply goes back to it. */
+	ret = snat_egress(ctx, ip, in_vni, f->l2.eth->h_source, ext_ip);
+	if (ret < 0)
+		return drop_from(ret);
+	mac_copy(f->l2.eth->h_dest, nh->dst_mac);
+	mac_copy(f->l2.eth->h_source, nh->src_mac);
+	return redirect_to(ifindex, ret ? REASON_FWD_SNAT_NEW : REASON_FWD_SNAT);
+}
+
+#endif /* XDPNET_EXTERNAL_ROUTE_H */
