@@ -162,9 +162,31 @@ bench: deps build ## control-plane and overlay dataplane benchmarks (ratios agai
 	$(NODE) build/bench/bench/control-plane.js $(BENCH_PORTS)
 	$(NODE) build/bench/bench/dataplane.js $(BENCH_DATAPLANE_ARGS)
 
-demo:
-	@echo "make demo: not implemented yet: the multi-node demo needs the VXLAN overlay fast path (see README, Status)" >&2
-	@exit 2
+# The demo (src/demo/): installs what is missing and builds, one line per
+# phase (their output goes to build/demo-<phase>.log and is shown only if the
+# phase fails), then runs the demo program, which leaves its topology up to
+# explore until `make demo-clean`.
+DEMO_PHASE = @mkdir -p build; printf '==> %s ... ' '$(2)'; start=$$(date +%s); \
+	if $(MAKE) --no-print-directory $(1) >build/demo-$(1).log 2>&1; then \
+		echo "done ($$(( $$(date +%s) - start )) s)"; \
+	else \
+		echo "FAILED; the end of build/demo-$(1).log:"; tail -n 40 build/demo-$(1).log; exit 1; \
+	fi
+
+DEMO_DEPS_TITLE := installing what is missing (make deps)
+DEMO_BUILD_TITLE := building (make build: BPF programs, native addon, TypeScript)
+
+.PHONY: demo-clean
+demo: ## a three-node self-service cloud in network namespaces, real daemons and traffic (then: make demo-clean)
+	$(call DEMO_PHASE,deps,$(DEMO_DEPS_TITLE))
+	$(call DEMO_PHASE,build,$(DEMO_BUILD_TITLE))
+	@$(NODE) dist/demo/main.js
+
+# Works from the system's state (pid files, namespaces, pins), so it also
+# cleans up after an interrupted or killed demo. Needs only the compiled demo.
+demo-clean: ## remove everything make demo created: daemons, namespaces, bpffs pins, /run/xdpnet-demo
+	@[ -f dist/demo/main.js ] || $(MAKE) --no-print-directory ts >/dev/null
+	@$(NODE) dist/demo/main.js clean
 
 # ---------------------------------------------------------------- housekeeping
 .PHONY: clean help
@@ -172,4 +194,4 @@ clean: ## remove every build output (keeps node_modules)
 	rm -rf bpf/build native/build dist src/gen bpf/lib/gen build
 
 help:
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
