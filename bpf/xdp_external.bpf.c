@@ -1,14 +1,18 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * xdp_external: XDP on an external (provider) NIC of a gateway node, where
- * the routers' external IPs are reached (packet walk 4, the way back). It
- * validates every frame as xdp_guard does (it takes the guard's place on
- * this interface) and then:
+ * the routers' external IPs and the floating IPs are reached (packet walk 4,
+ * the way back, and packet walk 5). It validates every frame as xdp_guard
+ * does (it takes the guard's place on this interface) and then:
  *
  *   ARP request for an external IP held
  *   here (xdpnet_ext_addrs, this NIC)      -> answered with the NIC's MAC (external_arp.h)
  *   IPv4 to such an address, untagged:
  *     IPv4 options                         -> dropped
+ *     a floating IP                        -> translated to the fixed IP (1:1) and
+ *                                             routed to the VM, wherever it runs
+ *                                             (fip_ingress.h); without its
+ *                                             translation, as unsolicited below
  *     ICMP echo request                    -> answered from that address (the router's, as
  *                                             a Neutron router answers on its gateway port)
  *     a reply of a SNAT connection, or an
@@ -29,6 +33,8 @@
 #include "lib/deliver.h"
 #include "lib/external_arp.h"
 #include "lib/external_deliver.h"
+#include "lib/fip.h"
+#include "lib/fip_ingress.h"
 #include "lib/host_ingress.h"
 #include "lib/icmp.h"
 #include "lib/snat_maps.h"
@@ -114,6 +120,18 @@ static __always_inline outcome_t to_external_ip(struct xdp_md *ctx, struct iphdr
 				 REASON_FWD_SNAT_REPLY_ENCAP);
 }
 
+/* The IPv4 packet `ip` (IHL 5, untagged) to the floating IP of `addr`. */
+static __always_inline outcome_t to_floating_ip(struct xdp_md *ctx, struct iphdr *ip, const struct ext_addr *addr)
+{
+	struct underlay_config ul = { .vtep_ip = CONFIG(vtep_ip), .mtu = CONFIG(underlay_mtu) };
+	struct fip_in *fip = fip_in_lookup(addr->router_id, ip->daddr);
+
+	/* Written before the address and deleted after it: only an association half made or half undone. */
+	if (!fip)
+		return unsolicited();
+	return fip_ingress(ctx, ip, addr, fip, &ul);
+}
+
 static __always_inline outcome_t external(struct xdp_md *ctx)
 {
 	struct host_ipv4 pkt;
@@ -134,6 +152,8 @@ static __always_inline outcome_t external(struct xdp_md *ctx)
 		return pass(REASON_PASS_HOST);
 	if (pkt.ip->ihl != 5)
 		return drop(REASON_DROP_IPV4_OPTIONS);
+	if (addr->kind == EXT_ADDR_FLOATING)
+		return to_floating_ip(ctx, pkt.ip, addr);
 	return to_external_ip(ctx, pkt.ip, addr);
 }
 

@@ -17,8 +17,10 @@
  *                       network of the router, delivered as above in that
  *                       network; pings to the router answered, ICMP errors
  *                       sent back; on the router's gateway node, out
- *                       through its external gateway with SNAT
- *                       (external_route.h);
+ *                       through its external gateway with the source's
+ *                       floating IP or SNAT, or inward to an address the
+ *                       node holds (hairpin), and elsewhere tunnelled to
+ *                       the gateway node (external_route.h);
  *        broadcast, multicast, unknown unicast -> XDP_PASS to tc_port_flood,
  *                       the TC program on the same interface (XDP cannot clone).
  *

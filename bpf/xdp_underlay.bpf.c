@@ -11,6 +11,10 @@
  *       that VNI (FDB: local, same VNI)      -> decapsulated and redirected into it
  *                                               (counted as sent to that port,
  *                                               port_stats.h);
+ *       inner unicast to a router's MAC      -> a compute node's tunnel to this
+ *                                               gateway node: decapsulated and routed
+ *                                               out through the router's external
+ *                                               gateway (tunnel_gateway.h);
  *       inner unicast to anything else       -> dropped (l2population knows every
  *                                               MAC: an unknown one is not ours);
  *       inner broadcast/multicast            -> XDP_PASS, still encapsulated, to
@@ -33,11 +37,16 @@
 #include "lib/overlay_maps.h"
 #include "lib/parse.h"
 #include "lib/port_stats.h"
+#include "lib/tunnel_gateway.h"
 #include "lib/verdict.h"
 #include "lib/vxlan.h"
 
 /* This node's VTEP IPv4 in network byte order (set it as a 4-byte buffer). */
 DECLARE_CONFIG(__be32, vtep_ip, 0);
+/* The largest outer IPv4 packet the underlay carries: for what a tunnelled frame becomes that is encapsulated again. */
+DECLARE_CONFIG(__u32, underlay_mtu, 1500);
+/* The external ports SNAT hands out, for tunnelled frames (snat.h); as xdp_port's. */
+SNAT_CONFIG();
 
 static __always_inline outcome_t vxlan_rx(struct xdp_md *ctx, const struct hdr_cursor *cursor,
 					  struct iphdr *ip, struct udphdr *udp)
@@ -78,8 +87,11 @@ static __always_inline outcome_t vxlan_rx(struct xdp_md *ctx, const struct hdr_c
 	fdb = fdb_lookup(vni, inner->h_dest);
 	if (!fdb)
 		return drop(REASON_DROP_UNKNOWN_DESTINATION);
-	if (fdb->kind == FDB_ROUTER)
-		return drop(REASON_DROP_ROUTING_NOT_IMPLEMENTED);
+	if (fdb->kind == FDB_ROUTER) {
+		struct underlay_config ul = { .vtep_ip = CONFIG(vtep_ip), .mtu = CONFIG(underlay_mtu) };
+
+		return tunnel_gateway_rx(ctx, (void *)inner - data, cursor->end - udp_end, vni, fdb->router_id, &ul);
+	}
 	if (fdb->kind != FDB_LOCAL)
 		return drop(REASON_DROP_UNKNOWN_DESTINATION);
 	ifindex = fdb->ifindex;

@@ -3,8 +3,9 @@
  * Routing a packet that came in on the external NIC to a VM behind the
  * router that holds its destination address (the router of xdpnet_ext_addrs):
  * the router's forwarding checks before the packet is translated, then the
- * delivery after. Used for SNAT's replies and ICMP errors (xdp_external); a
- * floating IP's inbound packets will take the same path.
+ * delivery after. Used for SNAT's replies and ICMP errors (xdp_external)
+ * and a floating IP's inbound packets (fip_ingress.h); a hairpin
+ * (external_hairpin.h) delivers the same way after checks of its own.
  *
  *   router unknown or down                -> dropped (ROUTING_NOT_IMPLEMENTED, ROUTER_DOWN)
  *   TTL <= 1                              -> ICMP time exceeded back out of the

@@ -5,21 +5,30 @@
  * route_external() once the router, the IPv4 header and the route are
  * known; the decisions, in Linux's order as in route.h:
  *
- *   not this node's router gateway         -> dropped (EXTERNAL_NOT_IMPLEMENTED:
- *                                             the tunnel to the gateway node comes next)
+ *   not this node's router gateway         -> VXLAN-encapsulated unrouted, in the
+ *                                             network's VNI, to the gateway node
+ *                                             (EXTERNAL_TUNNEL; tunnel_gateway.h says
+ *                                             why), which routes it from here on
  *   no local external side in xdpnet_snat  -> dropped (EXTERNAL_NOT_IMPLEMENTED: the
  *                                             daemon does not write the snat table yet)
  *   external network not flat              -> dropped (EXTERNAL_NETWORK_TYPE)
- *   to the router's own external IP        -> a ping is answered (route.h's to_router)
+ *   to the router's own external IP        -> a ping is answered (route.h's to_router);
+ *                                             from a floating IP, anything else goes
+ *                                             on (a hairpinned SNAT connection's answer)
  *   TTL <= 1                               -> ICMP time exceeded
  *   larger than the external MTU           -> DF: ICMP fragmentation needed, else dropped
- *   (floating IP: a 1:1 translation goes here, before SNAT)
- *   SNAT disabled                          -> dropped (SNAT_DISABLED)
+ *   on-link to an address this node holds
+ *   on the same NIC (a floating IP, a
+ *   router's gateway IP)                   -> hairpin: translated both ways and delivered
+ *                                             inward (external_hairpin.h)
+ *   SNAT disabled and the source without
+ *   a floating IP                          -> dropped (SNAT_DISABLED)
  *   next hop (route's, or the destination
  *   on-link) without MACs                  -> dropped (NO_EXTERNAL_NEIGHBOR), the miss
  *                                             recorded for the daemon (xdpnet_ext_nh_miss)
- *   SNAT (snat.h): source := external IP and port, TTL - 1, MACs := the next
- *   hop's, and out of the external NIC (xdpnet_tx_ports).
+ *   the source's floating IP (xdpnet_fip_out; fip.h: source := the floating
+ *   IP, 1:1) or else SNAT (snat.h: source := external IP and port), TTL - 1,
+ *   MACs := the next hop's, and out of the external NIC (xdpnet_tx_ports).
  *
  * route.h includes this header at its end: it uses route.h's helpers, and
  * route.h's route_frame() calls route_external().
@@ -30,6 +39,8 @@
 #include "common.h"
 #include "conntrack.h"
 #include "deliver.h"
+#include "external_hairpin.h"
+#include "fip.h"
 #include "mac.h"
 #include "route.h"
 #include "snat.h"
@@ -59,7 +70,7 @@ static __always_inline struct ext_nexthop *ext_nexthop_lookup(__u32 ifindex, __b
 /*
  * Routes the frame `f` (from network `in_vni`, checked by route_frame up to
  * its route) along the external route `route` of `router`. `ul` is for the
- * tunnel to the gateway node, which is to come.
+ * tunnel to the gateway node and for a hairpin to a VM behind another VTEP.
  */
 static __always_inline outcome_t route_external(struct xdp_md *ctx, struct port_frame *f, __u32 in_vni,
 						const __u8 *router_id, const struct router_info *router,
@@ -68,12 +79,15 @@ static __always_inline outcome_t route_external(struct xdp_md *ctx, struct port_
 	struct iphdr *ip = f->ip;
 	struct snat_info *snat;
 	struct ext_nexthop *nh;
+	struct ext_addr *addr;
+	struct fip_out *fip;
 	__be32 ext_ip, target;
 	__u32 ifindex;
 	int ret;
 
+	/* Not the gateway node: to it, unrouted (tunnel_gateway.h); it checks the TTL and the rest. */
 	if (!(route->flags & ROUTE_F_GATEWAY_LOCAL))
-		return drop(REASON_DROP_EXTERNAL_NOT_IMPLEMENTED);
+		return to_remote_vtep(ctx, f, in_vni, route->gateway_vtep, ul, REASON_FWD_EXTERNAL_TUNNEL);
 	snat = bpf_map_lookup_elem(&xdpnet_snat, router_id);
 	if (!snat || !(snat->flags & SNAT_F_GATEWAY_LOCAL))
 		return drop(REASON_DROP_EXTERNAL_NOT_IMPLEMENTED);
@@ -82,8 +96,10 @@ static __always_inline outcome_t route_external(struct xdp_md *ctx, struct port_
 	ext_ip = snat->external_ip;
 	ifindex = snat->ifindex;
 
+	/* 1:1, before SNAT; looked up first: a floating IP's packet to the router may be a hairpin's answer. */
+	fip = fip_out_lookup(router_id, ip->saddr);
 	/* The router's own address on the external network: before the TTL, as Linux. */
-	if (ip->daddr == ext_ip)
+	if (ip->daddr == ext_ip && !hairpin_to_own_gateway(ip, (void *)(long)ctx->data_end, fip))
 		return to_router(ctx, f, router);
 	if (ip->ttl <= 1) {
 		return route_icmp_error(ctx, f, router_id, router, in_vni,
@@ -99,7 +115,10 @@ static __always_inline outcome_t route_external(struct xdp_md *ctx, struct port_
 							      REASON_FWD_ICMP_FRAG_NEEDED,
 							      REASON_DROP_EXCEEDS_NETWORK_MTU });
 	}
-	if (!(snat->flags & SNAT_F_ENABLED))
+	addr = hairpin_lookup(route, ip->daddr, ifindex);
+	if (addr)
+		return ext_hairpin(ctx, f, in_vni, router_id, router, snat, fip, addr, ul);
+	if (!fip && !(snat->flags & SNAT_F_ENABLED))
 		return drop(REASON_DROP_SNAT_DISABLED);
 
 	target = route->nexthop ? route->nexthop : ip->daddr;
@@ -107,12 +126,16 @@ static __always_inline outcome_t route_external(struct xdp_md *ctx, struct port_
 	if (!nh)
 		return drop(REASON_DROP_NO_EXTERNAL_NEIGHBOR);
 
-	/* The source MAC is what the VM sent from: the reply goes back to it. */
-	ret = snat_egress(ctx, ip, in_vni, f->l2.eth->h_source, ext_ip);
+	if (fip)
+		ret = fip_egress(ip, (void *)(long)ctx->data_end, fip);
+	else /* The source MAC is what the VM sent from: the reply goes back to it. */
+		ret = snat_egress(ctx, ip, in_vni, f->l2.eth->h_source, ext_ip);
 	if (ret < 0)
 		return drop_from(ret);
 	mac_copy(f->l2.eth->h_dest, nh->dst_mac);
 	mac_copy(f->l2.eth->h_source, nh->src_mac);
+	if (fip)
+		return redirect_to(ifindex, REASON_FWD_FIP_OUT);
 	return redirect_to(ifindex, ret ? REASON_FWD_SNAT_NEW : REASON_FWD_SNAT);
 }
 

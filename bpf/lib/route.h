@@ -13,8 +13,10 @@
  *   bad IPv4 header checksum                 -> dropped (RFC 1812 5.2.2)
  *   longest-prefix match of the destination in the router's table:
  *     none                                   -> ICMP net unreachable
- *     external                               -> external_route.h (SNAT out of the
- *                                               gateway node's external NIC)
+ *     external                               -> external_route.h (a floating IP
+ *                                               or SNAT out of the gateway node's
+ *                                               external NIC; elsewhere tunnelled
+ *                                               to the gateway node)
  *     connected: the neighbour is the destination, nexthop: the route's next hop;
  *     its MAC from xdpnet_arp on the route's network;
  *   the destination is the router itself     -> a ping is answered (icmp.h),

@@ -73,12 +73,13 @@ struct {
 /*
  * --- xdpnet_ext_addrs: an external IPv4 address (network order) held on this
  * node -> whose it is. xdp_external answers ARP for it on `ifindex` with
- * `mac`, and looks up the connections of `router_id` for packets to it.
+ * `mac`, and looks up the connections of `router_id` for packets to it (a
+ * gateway address) or its translation (a floating IP: fip_maps.h).
  * External addresses are unique on a node (one external network per
  * physical network): the daemon refuses two holders of one address.
  */
 #define EXT_ADDR_GATEWAY 1  /* a router's gateway address: SNAT */
-#define EXT_ADDR_FLOATING 2 /* reserved for floating IPs (DNAT), not used yet */
+#define EXT_ADDR_FLOATING 2 /* a floating IP of `router_id`: 1:1 (xdpnet_fip_in, fip_maps.h) */
 
 struct ext_addr {
 	__u8 router_id[ROUTER_ID_LEN];

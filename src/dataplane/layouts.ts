@@ -408,4 +408,62 @@ export interface NatConn {
 
 export const SNAT_LAYOUTS: readonly StructLayout[] = [snatInfo, extAddr, extNexthopKey, extNexthop, natKey, natConn];
 
-export const SHARED_LAYOUTS: readonly StructLayout[] = [reasonCounters, ...OVERLAY_LAYOUTS, portStats, ...ROUTER_LAYOUTS, ...SNAT_LAYOUTS];
+// ---------------------------------------------------------------------------
+// Floating IPs: bpf/lib/fip_maps.h (which says which table goes where; the
+// floating IP's xdpnet_ext_addrs entry is an extAddr of kind EXT_ADDR_FLOATING).
+
+export const FIP_IN_MAP_NAME = 'xdpnet_fip_in';
+export const FIP_OUT_MAP_NAME = 'xdpnet_fip_out';
+
+/** Key of xdpnet_fip_in (ip: the floating IP) and xdpnet_fip_out (ip: the fixed IP). */
+export const fipKey = struct<FipKey>('fip_key', { router_id: uuid, ip: ipv4 });
+export interface FipKey {
+  /** The router that carries the floating IP. */
+  router_id: string;
+  ip: string;
+}
+/** xdpnet_fip_in value. */
+export const FIP_F_GATEWAY_LOCAL = 0x01;
+export const fipIn = struct<FipIn>('fip_in', {
+  fixed_ip: ipv4,
+  vni: u32,
+  gateway_vtep: ipv4,
+  flags: u8,
+  pad: bytes(3),
+  port_id: uuid,
+  floating_network_id: uuid,
+});
+export interface FipIn {
+  /** The destination inbound packets get. */
+  fixed_ip: string;
+  /** The port's network. */
+  vni: number;
+  /** For the daemon: the router's gateway node. */
+  gateway_vtep: string;
+  /** FIP_F_* (for the daemon). */
+  flags: number;
+  pad: Buffer;
+  /** For the daemon. */
+  port_id: string;
+  /** For the daemon. */
+  floating_network_id: string;
+}
+/** xdpnet_fip_out value. */
+export const fipOut = struct<FipOut>('fip_out', { floating_ip: ipv4, floating_network_id: uuid });
+export interface FipOut {
+  /** The source outbound packets get. */
+  floating_ip: string;
+  /** For the daemon. */
+  floating_network_id: string;
+}
+
+export const FIP_LAYOUTS: readonly StructLayout[] = [fipKey, fipIn, fipOut];
+
+export const SHARED_LAYOUTS: readonly StructLayout[] = [
+  reasonCounters,
+  ...OVERLAY_LAYOUTS,
+  portStats,
+  ...ROUTER_LAYOUTS,
+  ...SNAT_LAYOUTS,
+  ...FIP_LAYOUTS,
+];

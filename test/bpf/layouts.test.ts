@@ -9,9 +9,14 @@ import {
   EXT_ADDRS_MAP_NAME,
   EXT_NEXTHOPS_MAP_NAME,
   EXT_NH_MISS_MAP_NAME,
+  FIP_IN_MAP_NAME,
+  FIP_OUT_MAP_NAME,
   PORT_STATS_MAP_NAME,
   SNAT_CT_MAP_NAME,
   SNAT_MAP_NAME,
+  fipIn,
+  fipKey,
+  fipOut,
   natConn,
   natKey,
   portStats,
@@ -91,6 +96,31 @@ describePrivileged('struct layouts shared by C and TypeScript', ['bpf'], () => {
     } finally {
       raw.close();
     }
+  });
+
+  // xdp_underlay routes what compute nodes tunnel to their gateway node, so it
+  // shares every map of the external side with xdp_port and xdp_external;
+  // the floating IPs' maps are hashes keyed (router, address).
+  it('the floating IP and SNAT maps are declared alike by xdp_port, xdp_external and xdp_underlay', async () => {
+    const names = [FIP_IN_MAP_NAME, FIP_OUT_MAP_NAME, SNAT_MAP_NAME, EXT_ADDRS_MAP_NAME, EXT_NEXTHOPS_MAP_NAME, EXT_NH_MISS_MAP_NAME, SNAT_CT_MAP_NAME];
+    const seen = new Map<string, object>();
+    for (const o of ['xdp_port.bpf.o', 'xdp_external.bpf.o', 'xdp_underlay.bpf.o']) {
+      const obj = await loadObject(join(BUILD, o), { maps: { [SNAT_CT_MAP_NAME]: { maxEntries: 1024 } } });
+      try {
+        const maps = obj.maps();
+        for (const name of names) {
+          const m = maps.find((x) => x.name === name);
+          expect(m, `${o} declares ${name}`).toBeDefined();
+          const shape = { type: m!.type, keySize: m!.keySize, valueSize: m!.valueSize, maxEntries: m!.maxEntries };
+          if (seen.has(name)) expect(shape, `${name} in ${o}`).toEqual(seen.get(name));
+          else seen.set(name, shape);
+        }
+      } finally {
+        obj.close();
+      }
+    }
+    expect(seen.get(FIP_IN_MAP_NAME)).toEqual({ type: MapType.HASH, keySize: fipKey.size, valueSize: fipIn.size, maxEntries: 65536 });
+    expect(seen.get(FIP_OUT_MAP_NAME)).toEqual({ type: MapType.HASH, keySize: fipKey.size, valueSize: fipOut.size, maxEntries: 65536 });
   });
 
   it('a missing object file is ENOENT', () => {

@@ -64,9 +64,9 @@ export const EXT_MTU = 1400;
 const id = (tag: number, n: number) => `0000${tag.toString(16).padStart(4, '0')}-0000-4000-8000-${n.toString(16).padStart(12, '0')}`;
 export const ROUTER = { a: id(0xa, 1), b: id(0xa, 2), c: id(0xa, 3) } as const;
 export const PORT_ID = (n: number) => id(0x3, n);
-const NET = (vni: number) => id(0x1, vni);
-const SUBNET = (vni: number) => id(0x2, vni);
-const EXT_NET = id(0x1, 1000);
+export const NET = (vni: number) => id(0x1, vni);
+export const SUBNET = (vni: number) => id(0x2, vni);
+export const EXT_NET = id(0x1, 1000);
 
 export const EXT = {
   a: '203.0.113.10',
@@ -230,7 +230,8 @@ export interface SnatWorld {
 
 const PORT_NUMBER = { p1: 1, p2: 2, p3: 3, p4: 4 } as const;
 
-async function loadPinned(dir: string, name: string, rodata: Record<string, RodataValue>): Promise<LoadedObject> {
+/** Loads object `name` with every map it declares pinned under `dir` (the connection table at CT_ENTRIES). */
+export async function loadPinned(dir: string, name: string, rodata: Record<string, RodataValue>): Promise<LoadedObject> {
   const path = objectPath(name);
   const maps = Object.fromEntries(
     declaredMaps(path).map((m) => [m.name, { pinPath: join(dir, m.name), ...(m.name === SNAT_CT_MAP_NAME ? { maxEntries: CT_ENTRIES } : {}) }]),

@@ -238,7 +238,7 @@ describePrivileged('xdp_port routing', ['bpf', 'netns'], () => {
   ];
 
   const drops: PacketCase[] = [
-    dropped('router A’s default route is external: not implemented yet', udp(G1, MAC.a, '8.8.8.8'), 'DROP_EXTERNAL_NOT_IMPLEMENTED'),
+    dropped('router A’s default route is external, via gateway node 192.0.2.10, which has no underlay next hop here', udp(G1, MAC.a, '8.8.8.8'), 'DROP_NO_UNDERLAY_NEXTHOP'),
     dropped('IPv4 options (IHL 6)', eth({ src: G1.mac, dst: MAC.a }).ipv4({ src: G1.ip, dst: O1.ip, options: Uint8Array.of(1, 1, 1, 1) }).udp({ sport: 1, dport: 2 }).build(), 'DROP_IPV4_OPTIONS'),
     dropped('a bad IPv4 header checksum (a router verifies it)', udp(G1, MAC.a, O1.ip, 'routed', { checksum: 0xbad }), 'DROP_BAD_IPV4_CHECKSUM'),
     dropped('a destination with no ARP entry (10.2.0.99): never flooded', udp(G1, MAC.a, '10.2.0.99'), 'DROP_NO_NEIGHBOR'),
