@@ -31,6 +31,7 @@
 #include "lib/parse.h"
 #include "lib/port_frame.h"
 #include "lib/port_security.h"
+#include "lib/port_state.h"
 #include "lib/port_stats.h"
 #include "lib/verdict_tc.h"
 #include "lib/vxlan.h"
@@ -82,8 +83,9 @@ struct flood_ctx {
 static long flood_local_one(__u64 index, void *data)
 {
 	struct flood_ctx *fc = data;
+	struct port_info *port;
 	__u32 target;
-	int ret;
+	int ret = 0;
 
 	/* Verifier: it does not know bpf_loop keeps index below the count. */
 	if (index >= FLOOD_MAX_LOCAL)
@@ -91,13 +93,13 @@ static long flood_local_one(__u64 index, void *data)
 	target = fc->list->local_ifindex[index];
 	if (target == fc->except)
 		return 0;
-	ret = local_port_accepts(fc->vni, target);
+	port = local_port_accepts(fc->vni, target, &ret);
 	if (ret == -REASON_DROP_PORT_DOWN)
 		return 0;
-	if (ret < 0 || bpf_clone_redirect(fc->skb, target, 0) < 0)
+	if (!port || bpf_clone_redirect(fc->skb, target, 0) < 0)
 		fc->failed++;
 	else
-		port_stats_tx(target, fc->skb->len); /* the copy is the frame as it is now */
+		port_stats_tx(port->stats_slot, fc->skb->len); /* the copy is the frame as it is now */
 	return 0;
 }
 
@@ -144,11 +146,11 @@ static __always_inline __u32 flood_remote(struct flood_ctx *fc)
 	return fc->failed;
 }
 
-/* `*sender` is set to the ingress ifindex once it is known to be a port. */
-static __always_inline outcome_t port_flood(struct __sk_buff *skb, __u32 *sender)
+/* `*sender` is set to the ingress port once it is known. */
+static __always_inline outcome_t port_flood(struct __sk_buff *skb, struct port_info **sender)
 {
 	__u32 ifindex = skb->ifindex; /* at ingress: the port the frame came in on */
-	struct network_info *net;
+	struct port_network net;
 	struct flood_list *list;
 	struct hdr_cursor cursor;
 	struct port_info *port;
@@ -161,14 +163,15 @@ static __always_inline outcome_t port_flood(struct __sk_buff *skb, __u32 *sender
 	port = bpf_map_lookup_elem(&xdpnet_ports, &ifindex);
 	if (!port)
 		return tc_drop(REASON_DROP_UNKNOWN_PORT);
-	*sender = ifindex;
+	*sender = port;
 	if (!(port->flags & PORT_F_ADMIN_UP))
 		return tc_drop(REASON_DROP_PORT_DOWN);
 	vni = port->vni;
-	net = bpf_map_lookup_elem(&xdpnet_networks, &vni);
-	if (!net)
-		return tc_drop(REASON_DROP_UNKNOWN_VNI);
-	if (!(net->flags & NETWORK_F_ADMIN_UP))
+	/* The network as the port's entry has it, as xdp_port sees it. */
+	ret = port_network_of(vni, port->net_flags, port->net_mtu, &net);
+	if (ret < 0)
+		return tc_drop_from(ret);
+	if (!net.up)
 		return tc_drop(REASON_DROP_NETWORK_DOWN);
 
 	ret = cursor_init_skb(&cursor, skb);
@@ -185,7 +188,7 @@ static __always_inline outcome_t port_flood(struct __sk_buff *skb, __u32 *sender
 	/* Only the headers are linear: measure a non-IPv4 payload on the skb. */
 	if (!f.ip)
 		f.l3_len = inner_len - (f.frame_len - f.l3_len);
-	if (f.l3_len > net->mtu)
+	if (f.l3_len > net.mtu)
 		return tc_drop(REASON_DROP_EXCEEDS_NETWORK_MTU);
 
 	list = bpf_map_lookup_elem(&xdpnet_flood, &vni);
@@ -281,8 +284,8 @@ SEC("tc")
 int tc_port_flood(struct __sk_buff *skb)
 {
 	__u32 bytes = skb->len;
+	struct port_info *sender = NULL;
 	struct port_stats *stats;
-	__u32 sender = 0;
 	outcome_t result;
 
 	result = port_flood(skb, &sender);

@@ -3,7 +3,8 @@
  * xdp_port: XDP on the host side of a VM port (tap or veth), so its ingress
  * is what the VM sent. In order:
  *
- *   1. the port (by ingress ifindex) and its network must be known and up;
+ *   1. the port (by ingress ifindex) and its network must be known and up
+ *      (the network as the port's entry has it: port_state.h);
  *   2. header validation (the guard's, parse.h) and, if the port says so,
  *      port security (port_security.h);
  *   3. an ARP request for an address the network knows is answered here
@@ -42,6 +43,7 @@
 #include "lib/parse.h"
 #include "lib/port_frame.h"
 #include "lib/port_security.h"
+#include "lib/port_state.h"
 #include "lib/port_stats.h"
 #include "lib/route.h"
 #include "lib/verdict.h"
@@ -57,7 +59,7 @@ SNAT_CONFIG();
 static __always_inline outcome_t port(struct xdp_md *ctx, struct port_stats **stats)
 {
 	__u32 ifindex = ctx->ingress_ifindex;
-	struct network_info *net;
+	struct port_network net;
 	struct hdr_cursor cursor;
 	struct underlay_config ul = { .vtep_ip = CONFIG(vtep_ip), .mtu = CONFIG(underlay_mtu) };
 	struct port_info *port;
@@ -70,14 +72,14 @@ static __always_inline outcome_t port(struct xdp_md *ctx, struct port_stats **st
 	if (!port)
 		return drop(REASON_DROP_UNKNOWN_PORT);
 	/* Before any other check: what a down port's VM sends is received, then dropped. */
-	*stats = port_stats_of(ifindex);
+	*stats = port_stats_of(port);
 	if (!(port->flags & PORT_F_ADMIN_UP))
 		return drop(REASON_DROP_PORT_DOWN);
 	vni = port->vni;
-	net = bpf_map_lookup_elem(&xdpnet_networks, &vni);
-	if (!net)
-		return drop(REASON_DROP_UNKNOWN_VNI);
-	if (!(net->flags & NETWORK_F_ADMIN_UP))
+	ret = port_network_of(vni, port->net_flags, port->net_mtu, &net);
+	if (ret < 0)
+		return drop_from(ret);
+	if (!net.up)
 		return drop(REASON_DROP_NETWORK_DOWN);
 
 	cursor_init(&cursor, ctx);
@@ -93,7 +95,7 @@ static __always_inline outcome_t port(struct xdp_md *ctx, struct port_stats **st
 	if (f.arp && arp_respond(vni, f.l2.eth, f.arp))
 		return outcome(XDP_TX, REASON_FWD_ARP_REPLY);
 
-	if (f.l3_len > net->mtu)
+	if (f.l3_len > net.mtu)
 		return drop(REASON_DROP_EXCEEDS_NETWORK_MTU);
 
 	if (mac_is_multicast(f.l2.eth->h_dest))
@@ -105,7 +107,7 @@ static __always_inline outcome_t port(struct xdp_md *ctx, struct port_stats **st
 	case FDB_LOCAL:
 		if (fdb->ifindex == ifindex)
 			return drop(REASON_DROP_HAIRPIN);
-		return to_local_port(ctx, vni, fdb->ifindex, REASON_FWD_LOCAL);
+		return to_local_mac(ctx, fdb, vni, REASON_FWD_LOCAL);
 	case FDB_REMOTE:
 		return to_remote_vtep(ctx, &f, vni, fdb->vtep_ip, &ul, REASON_FWD_ENCAP);
 	case FDB_ROUTER:

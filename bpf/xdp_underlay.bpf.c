@@ -6,9 +6,11 @@
  * this interface) and then:
  *   - UDP to port 4789 of our VTEP IP is VXLAN:
  *       malformed (no I flag, cut short)     -> dropped;
- *       unknown VNI, network down            -> dropped;
+ *       unknown VNI, network down            -> dropped (for a frame to a local
+ *                                               port, as its FDB entry has the
+ *                                               network: port_state.h);
  *       inner unicast to a local port of
- *       that VNI (FDB: local, same VNI)      -> decapsulated and redirected into it
+ *       that VNI (FDB: local, same VNI, up)  -> decapsulated and redirected into it
  *                                               (counted as sent to that port,
  *                                               port_stats.h);
  *       inner unicast to a router's MAC      -> a compute node's tunnel to this
@@ -36,6 +38,7 @@
 #include "lib/fdb.h"
 #include "lib/overlay_maps.h"
 #include "lib/parse.h"
+#include "lib/port_state.h"
 #include "lib/port_stats.h"
 #include "lib/tunnel_gateway.h"
 #include "lib/verdict.h"
@@ -56,9 +59,11 @@ static __always_inline outcome_t vxlan_rx(struct xdp_md *ctx, const struct hdr_c
 	void *udp_end = (void *)udp + bpf_ntohs(udp->len);
 	struct vxlanhdr *vxlan = (void *)(udp + 1);
 	struct ethhdr *inner = (void *)(vxlan + 1);
-	struct network_info *net;
-	struct fdb_entry *fdb;
-	__u32 vni, ifindex;
+	struct network_info *info;
+	struct port_network net;
+	struct fdb_entry *fdb = NULL;
+	struct local_port lp;
+	__u32 vni;
 	int ret;
 
 	/*
@@ -71,20 +76,45 @@ static __always_inline outcome_t vxlan_rx(struct xdp_md *ctx, const struct hdr_c
 		return drop(REASON_DROP_MALFORMED_VXLAN);
 	if (!(vxlan->flags & VXLAN_FLAG_I))
 		return drop(REASON_DROP_MALFORMED_VXLAN);
-
 	vni = vxlan_vni(vxlan);
-	net = bpf_map_lookup_elem(&xdpnet_networks, &vni);
-	if (!net)
-		return drop(REASON_DROP_UNKNOWN_VNI);
-	if (!(net->flags & NETWORK_F_ADMIN_UP))
-		return drop(REASON_DROP_NETWORK_DOWN);
 
+	/*
+	 * Unicast to a local port of the network first: one lookup, the FDB's,
+	 * whose entry carries the port's state and its network's (port_state.h).
+	 */
+	if (!mac_is_multicast(inner->h_source) && !mac_is_multicast(inner->h_dest))
+		fdb = fdb_lookup(vni, inner->h_dest);
+	if (fdb && fdb->kind == FDB_LOCAL && local_port_of(fdb, vni, &lp) == 0) {
+		/* The network's MTU is the sender's to keep to: only its state counts here. */
+		ret = port_network_of(vni, lp.net_flags, 0, &net);
+		if (ret < 0)
+			return drop_from(ret);
+		if (!net.up)
+			return drop(REASON_DROP_NETWORK_DOWN);
+		if (!(lp.flags & PORT_F_ADMIN_UP))
+			return drop(REASON_DROP_PORT_DOWN);
+
+		/* Offsets now: decapsulation invalidates every packet pointer. */
+		ret = xdp_vxlan_decap(ctx, (void *)inner - data, cursor->end - udp_end);
+		if (ret < 0)
+			return drop_from(ret);
+		if (bpf_redirect_map(&xdpnet_tx_ports, fdb->ifindex, 0) != XDP_REDIRECT)
+			return drop(REASON_DROP_NO_TX_PORT);
+		/* The inner frame, as the VM gets it. */
+		port_stats_tx(lp.stats_slot, ctx->data_end - ctx->data);
+		return outcome(XDP_REDIRECT, REASON_FWD_DECAP);
+	}
+
+	/* Anything else: the network decides first, then the inner addresses, then the FDB. */
+	info = bpf_map_lookup_elem(&xdpnet_networks, &vni);
+	if (!info)
+		return drop(REASON_DROP_UNKNOWN_VNI);
+	if (!(info->flags & NETWORK_F_ADMIN_UP))
+		return drop(REASON_DROP_NETWORK_DOWN);
 	if (mac_is_multicast(inner->h_source))
 		return drop(REASON_DROP_INVALID_SOURCE_MAC);
 	if (mac_is_multicast(inner->h_dest))
 		return pass(REASON_PASS_TO_FLOOD);
-
-	fdb = fdb_lookup(vni, inner->h_dest);
 	if (!fdb)
 		return drop(REASON_DROP_UNKNOWN_DESTINATION);
 	if (fdb->kind == FDB_ROUTER) {
@@ -92,22 +122,8 @@ static __always_inline outcome_t vxlan_rx(struct xdp_md *ctx, const struct hdr_c
 
 		return tunnel_gateway_rx(ctx, (void *)inner - data, cursor->end - udp_end, vni, fdb->router_id, &ul);
 	}
-	if (fdb->kind != FDB_LOCAL)
-		return drop(REASON_DROP_UNKNOWN_DESTINATION);
-	ifindex = fdb->ifindex;
-	ret = local_port_accepts(vni, ifindex);
-	if (ret < 0)
-		return drop_from(ret);
-
-	/* Offsets now: decapsulation invalidates every packet pointer. */
-	ret = xdp_vxlan_decap(ctx, (void *)inner - data, cursor->end - udp_end);
-	if (ret < 0)
-		return drop_from(ret);
-	if (bpf_redirect_map(&xdpnet_tx_ports, ifindex, 0) != XDP_REDIRECT)
-		return drop(REASON_DROP_NO_TX_PORT);
-	/* The inner frame, as the VM gets it. */
-	port_stats_tx(ifindex, ctx->data_end - ctx->data);
-	return outcome(XDP_REDIRECT, REASON_FWD_DECAP);
+	/* A remote MAC, or a local one whose port is gone or on another network: the tables disagree. */
+	return drop(REASON_DROP_UNKNOWN_DESTINATION);
 }
 
 static __always_inline outcome_t underlay(struct xdp_md *ctx)

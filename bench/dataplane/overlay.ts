@@ -16,18 +16,16 @@ import {
   NETWORK_F_ADMIN_UP,
   PORT_F_ADMIN_UP,
   PORT_F_PORT_SECURITY,
-  PORT_SRC_FIXED_IP,
-  PORT_SRC_PREFIX_BITS,
+  PORT_NET_F_ADMIN_UP,
+  PORT_NET_F_PRESENT,
   fdbEntry,
   fdbKey,
   networkInfo,
   portInfo,
-  portSrcKey,
-  portSrcValue,
   vtepNexthop,
 } from '../../src/dataplane/layouts.js';
 import { objectPath } from './layouts.js';
-import { IP, MAC, NETWORK_MTU, REMOTE_VTEP_IP, UNDERLAY_MTU, VNI, VTEP_IP } from './world.js';
+import { IP, MAC, NETWORK_MTU, PORT_STATS_SLOT, REMOTE_VTEP_IP, UNDERLAY_MTU, VNI, VTEP_IP } from './world.js';
 
 /** The node-side interfaces our path uses. */
 export interface OverlayInterfaces {
@@ -39,6 +37,8 @@ export interface OverlayInterfaces {
 const NETWORK_ID = '00000000-0000-4000-8000-000000000100';
 const PORT_ID = '00000000-0000-4000-8000-000000000101';
 const NO_ROUTER = Buffer.alloc(16);
+const PORT_FLAGS = PORT_F_ADMIN_UP | PORT_F_PORT_SECURITY;
+const PORT_NET_FLAGS = PORT_NET_F_PRESENT | PORT_NET_F_ADMIN_UP;
 const PAD2 = Buffer.alloc(2);
 
 export class Overlay {
@@ -90,15 +90,31 @@ function fill(obj: LoadedObject, ifx: OverlayInterfaces): void {
     }
   };
   write('xdpnet_networks', u32, networkInfo, [[VNI, { mtu: NETWORK_MTU, flags: NETWORK_F_ADMIN_UP, network_id: NETWORK_ID }]]);
+  // As the daemon writes the port: its fixed IP in the entry (nothing in xdpnet_port_src), its
+  // network's state copied in, a counter slot of its own.
   write('xdpnet_ports', u32, portInfo, [
-    [ifx.port, { vni: VNI, mac: MAC.vm, flags: PORT_F_ADMIN_UP | PORT_F_PORT_SECURITY, pad: 0, port_id: PORT_ID }],
+    [
+      ifx.port,
+      {
+        vni: VNI,
+        mac: MAC.vm,
+        flags: PORT_FLAGS,
+        fixed_ip_count: 1,
+        stats_slot: PORT_STATS_SLOT,
+        net_mtu: NETWORK_MTU,
+        net_flags: PORT_NET_FLAGS,
+        pad: 0,
+        fixed_ip: [IP.vm],
+        port_id: PORT_ID,
+      },
+    ],
   ]);
-  write('xdpnet_port_src', portSrcKey, portSrcValue, [
-    [{ prefixlen: PORT_SRC_PREFIX_BITS + 32, ifindex: ifx.port, mac: MAC.vm, pad: PAD2, ip: IP.vm }, { kind: PORT_SRC_FIXED_IP }],
-  ]);
+  // The VM's MAC with the copy of its port the daemon keeps in it.
+  const port = { port_stats_slot: PORT_STATS_SLOT, port_present: 1, port_flags: PORT_FLAGS, port_net_flags: PORT_NET_FLAGS, pad: 0 };
+  const none = { port_stats_slot: 0, port_present: 0, port_flags: 0, port_net_flags: 0, pad: 0 };
   write('xdpnet_fdb', fdbKey, fdbEntry, [
-    [{ vni: VNI, mac: MAC.vm, pad: PAD2 }, { kind: FDB_LOCAL, ifindex: ifx.port, vtep_ip: '0.0.0.0', router_id: NO_ROUTER }],
-    [{ vni: VNI, mac: MAC.remote, pad: PAD2 }, { kind: FDB_REMOTE, ifindex: 0, vtep_ip: REMOTE_VTEP_IP, router_id: NO_ROUTER }],
+    [{ vni: VNI, mac: MAC.vm, pad: PAD2 }, { kind: FDB_LOCAL, ifindex: ifx.port, vtep_ip: '0.0.0.0', router_id: NO_ROUTER, ...port }],
+    [{ vni: VNI, mac: MAC.remote, pad: PAD2 }, { kind: FDB_REMOTE, ifindex: 0, vtep_ip: REMOTE_VTEP_IP, router_id: NO_ROUTER, ...none }],
   ]);
   write('xdpnet_nexthops', ipv4, vtepNexthop, [[REMOTE_VTEP_IP, { dst_mac: MAC.nexthop, src_mac: MAC.underlay, ifindex: ifx.underlay }]]);
   write('xdpnet_tx_ports', u32, u32, [

@@ -30,6 +30,9 @@ export const MAC = {
 
 export const IP = { vm: '10.0.0.11', remote: '10.0.0.21' } as const;
 
+/** The VM port's slot in xdpnet_port_stats (any but 0, which counts nothing). */
+export const PORT_STATS_SLOT = 1;
+
 /** UDP payload that makes a 60-byte frame: 14 + 20 + 8 + 18. */
 const PAYLOAD = 18;
 

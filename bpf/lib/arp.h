@@ -41,8 +41,12 @@ static __always_inline void arp_make_reply(struct ethhdr *eth, struct arp_ipv4 *
 	arp->sender_ip = asked;
 }
 
-/* True if the frame has been turned into the reply (send it back: XDP_TX). */
-static __always_inline bool arp_respond(__u32 vni, struct ethhdr *eth, struct arp_ipv4 *arp)
+/*
+ * True if the frame has been turned into the reply (send it back: XDP_TX).
+ * Out of line: ARP is a frame in thousands, and its code inlined would sit
+ * in the middle of every other frame's path (see route_frame in route.h).
+ */
+static __out_of_line bool arp_respond(__u32 vni, struct ethhdr *eth, struct arp_ipv4 *arp)
 {
 	struct arp_key key = { .vni = vni, .ip = arp->target_ip };
 	struct arp_entry *entry;

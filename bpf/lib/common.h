@@ -21,6 +21,14 @@
 #endif
 
 /*
+ * A function kept out of line (a BPF-to-BPF call) because it is off the
+ * common path: inlined, its code would sit between the common path's
+ * instructions and add to its register pressure (route.h says what it
+ * saves). Unused by some objects that include its header.
+ */
+#define __out_of_line __attribute__((noinline, unused))
+
+/*
  * ICMP header. linux/icmp.h includes linux/if.h, which drags in glibc's
  * socket headers that the BPF target cannot compile, so it is defined here.
  */

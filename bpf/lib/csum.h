@@ -56,6 +56,13 @@ static __always_inline bool ipv4_checksum_ok(const struct iphdr *ip, const void 
 	__u32 words = ip->ihl * 2;
 	__u32 sum = 0;
 
+	/*
+	 * Nearly every header has no options: its ten words summed unrolled,
+	 * with one bound check instead of a loop checking each word.
+	 */
+	if (words == 10 && (const void *)(ip + 1) <= end)
+		return ipv4_checksum_ok20(ip);
+
 	/* 60 bytes (IHL 15) is the largest IPv4 header: at most 30 words. */
 	for (__u32 i = 0; i < 30; i++) {
 		if (i >= words)

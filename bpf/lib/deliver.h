@@ -14,6 +14,7 @@
 #include "fdb.h"
 #include "overlay_maps.h"
 #include "port_frame.h"
+#include "port_state.h"
 #include "port_stats.h"
 #include "verdict.h"
 #include "vxlan.h"
@@ -32,6 +33,16 @@ static __always_inline outcome_t redirect_to(__u32 ifindex, enum xdpnet_reason r
 	return outcome(XDP_REDIRECT, reason);
 }
 
+/* Into the local port on `to` (up, a port of the frame's network), counted as sent to it in `slot`. */
+static __always_inline outcome_t redirect_to_port(struct xdp_md *ctx, __u32 to, __u32 slot, enum xdpnet_reason reason)
+{
+	outcome_t result = redirect_to(to, reason);
+
+	if (outcome_action(result) == XDP_REDIRECT)
+		port_stats_tx(slot, ctx->data_end - ctx->data);
+	return result;
+}
+
 /*
  * Into the local port on `to`, which must be a port of network `vni` and up;
  * counted as sent to that port. Whether the frame may go back where it came
@@ -39,16 +50,32 @@ static __always_inline outcome_t redirect_to(__u32 ifindex, enum xdpnet_reason r
  */
 static __always_inline outcome_t to_local_port(struct xdp_md *ctx, __u32 vni, __u32 to, enum xdpnet_reason reason)
 {
-	outcome_t result;
+	struct port_info *port;
 	int ret;
 
-	ret = local_port_accepts(vni, to);
+	port = local_port_accepts(vni, to, &ret);
+	if (!port)
+		return drop_from(ret);
+	return redirect_to_port(ctx, to, port->stats_slot, reason);
+}
+
+/*
+ * As to_local_port, for the port `fdb` names (an FDB_LOCAL entry of network
+ * `vni`): from the entry's copy of the port when it has one (port_state.h),
+ * which saves the lookup of the port.
+ */
+static __always_inline outcome_t to_local_mac(struct xdp_md *ctx, const struct fdb_entry *fdb, __u32 vni,
+					      enum xdpnet_reason reason)
+{
+	struct local_port lp;
+	int ret;
+
+	ret = local_port_of(fdb, vni, &lp);
 	if (ret < 0)
 		return drop_from(ret);
-	result = redirect_to(to, reason);
-	if (outcome_action(result) == XDP_REDIRECT)
-		port_stats_tx(to, ctx->data_end - ctx->data);
-	return result;
+	if (!(lp.flags & PORT_F_ADMIN_UP))
+		return drop(REASON_DROP_PORT_DOWN);
+	return redirect_to_port(ctx, fdb->ifindex, lp.stats_slot, reason);
 }
 
 /*

@@ -127,7 +127,7 @@ static __always_inline int icmp_send_error(struct xdp_md *ctx, __u8 type, __u8 c
 	/* Words, so that csum_words reads it aligned; zero past the quote, which pads an odd length. */
 	__u16 quote[ICMP_QUOTE_MAX / 2] = {};
 	const __u32 headers = sizeof(struct ethhdr) + sizeof(struct iphdr) + sizeof(struct icmp_hdr);
-	__u8 dst_mac[ETH_ALEN];
+	__u8 dst_mac[ETH_ALEN] __attribute__((aligned(2))); /* mac.h copies 16-bit words */
 	struct icmp_hdr icmp = {};
 	struct iphdr ip = {};
 	__u32 quote_len, new_len;

@@ -14,7 +14,8 @@
  * used). Padding fields must be zero: hash and LPM keys compare bytes.
  *
  * Where the daemon's logical tables (src/reconciler/tables.ts) go:
- *   localPorts  -> xdpnet_ports (ifindex -> port) + xdpnet_port_src (port security)
+ *   localPorts  -> xdpnet_ports (ifindex -> port, with its first fixed IPs)
+ *                  + xdpnet_port_src (port security: the rest of its sources)
  *                  + xdpnet_tx_ports (ifindex, so frames can be redirected into it)
  *   networks    -> xdpnet_networks
  *   fdb         -> xdpnet_fdb
@@ -24,9 +25,20 @@
  *                  the daemon from the kernel's routes and neighbours;
  *                  the underlay interface also goes into xdpnet_tx_ports.
  *
- * Not a table: xdpnet_port_stats (port_stats.h), the per-port counters keyed
- * like xdpnet_ports. The programs fill it; the daemon only reads it and deletes
- * a port's key when it adds or removes the port.
+ * Not a table: xdpnet_port_stats (port_stats.h), the per-port counters, one
+ * slot per port (port_info.stats_slot). The programs count into it; the daemon
+ * gives each port a slot, zeroes it when it does, and reads it.
+ *
+ * The per-frame path is built around what a lookup costs: a hash map lookup
+ * is several kernel calls (hash, bucket walk, key compare) and, with live
+ * traffic, cache misses in each, while an array lookup is inlined by the
+ * verifier into a few instructions. So what xdp_port needs for every frame
+ * of a port is in that port's one xdpnet_ports entry (its fixed IPs, its
+ * counter slot, its network's state), what delivering into a local port
+ * needs is in its MAC's xdpnet_fdb entry (a copy of the port's state), and
+ * the counters are an array. The daemon keeps the copies right
+ * (src/dataplane/overlay-tables.ts); an entry another writer makes without
+ * them still works, with a lookup more (port_state.h).
  */
 #ifndef XDPNET_OVERLAY_MAPS_H
 #define XDPNET_OVERLAY_MAPS_H
@@ -37,12 +49,39 @@
 
 #define PORT_F_ADMIN_UP 0x01
 #define PORT_F_PORT_SECURITY 0x02
+/* xdpnet_port_src holds sources of this port (allowed address pairs, fixed IPs beyond fixed_ip[]). */
+#define PORT_F_SRC_LPM 0x04
+
+/*
+ * Fixed IPs carried in the port's own entry: port security checks them
+ * without a lookup. Neutron ports have one IPv4 fixed IP per subnet, mostly
+ * one or two; more go to xdpnet_port_src.
+ */
+#define PORT_FIXED_IPS 4
+
+/* port_info.net_flags */
+#define PORT_NET_F_PRESENT 0x01  /* the port's network is in xdpnet_networks */
+#define PORT_NET_F_ADMIN_UP 0x02 /* and its admin state is up (NETWORK_F_ADMIN_UP) */
 
 struct port_info {
-	__u32 vni;         /* host: the port's network */
-	__u8 mac[ETH_ALEN]; /* the port's MAC */
-	__u8 flags;        /* PORT_F_* */
-	__u8 pad;          /* zero */
+	__u32 vni;           /* host: the port's network */
+	__u8 mac[ETH_ALEN];  /* the port's MAC */
+	__u8 flags;          /* PORT_F_* */
+	__u8 fixed_ip_count; /* host: used entries of fixed_ip, 0..PORT_FIXED_IPS */
+	__u32 stats_slot;    /* host: the port's counters in xdpnet_port_stats; 0: none */
+	/*
+	 * The port's network as xdpnet_networks has it (its mtu, and net_flags),
+	 * copied here by the daemon whenever it writes either: what the programs
+	 * check for every frame of the port, without a lookup of the network.
+	 * PRESENT clear: no copy (the network is not there, or a writer other
+	 * than the daemon made the entry); the programs then look it up
+	 * (port_state.h).
+	 */
+	__u16 net_mtu;       /* host: network_info.mtu */
+	__u8 net_flags;      /* PORT_NET_F_* */
+	__u8 pad;            /* zero */
+	/* network: the port's first fixed IPs (with its own MAC), unused ones zero */
+	__be32 fixed_ip[PORT_FIXED_IPS];
 	/*
 	 * The port's UUID. The programs never read it; it lets a restarted
 	 * daemon read the table back exactly (its full pass compares what it
@@ -58,7 +97,11 @@ struct {
 	__type(value, struct port_info);
 } xdpnet_ports SEC(".maps");
 
-/* --- xdpnet_networks: VNI (host order) -> network. */
+/*
+ * --- xdpnet_networks: VNI (host order) -> network. Every port of the network
+ * carries a copy of its mtu and admin state (port_info.net_*), which the
+ * daemon rewrites whenever it writes or deletes the network's entry.
+ */
 
 #define NETWORK_F_ADMIN_UP 0x01
 
@@ -78,10 +121,12 @@ struct {
 
 /*
  * --- xdpnet_port_src: port security, the (MAC, IPv4 prefix) pairs a port may
- * send from. One entry per fixed IP (port MAC, /32) and per allowed address
- * pair (its MAC or the port's, its CIDR). Looked up with the frame's own
- * source MAC and IPv4 and prefixlen 128, so overlapping pairs with different
- * MACs all work: the MAC is part of the exact-match prefix.
+ * send from beyond the fixed IPs in its port_info: one entry per allowed
+ * address pair (its MAC or the port's, its CIDR) and per fixed IP that did
+ * not fit in port_info.fixed_ip (port MAC, /32). Looked up only for a port
+ * with PORT_F_SRC_LPM, with the frame's own source MAC and IPv4 and prefixlen
+ * 128, so overlapping pairs with different MACs all work: the MAC is part of
+ * the exact-match prefix.
  */
 #define PORT_SRC_PREFIX_BITS 96 /* ifindex (32) + mac (48) + pad (16) */
 
@@ -108,7 +153,12 @@ struct {
 	__type(value, struct port_src_value);
 } xdpnet_port_src SEC(".maps");
 
-/* --- xdpnet_fdb: (VNI, MAC) -> where that MAC lives (L2 population). */
+/*
+ * --- xdpnet_fdb: (VNI, MAC) -> where that MAC lives (L2 population). A local
+ * MAC's entry carries a copy of its port's state (below): the daemon rewrites
+ * it whenever it writes the port's entry, and clears it before a port of
+ * another network takes the interface, so that a copy, when there, is right.
+ */
 
 #define FDB_LOCAL 1  /* a port of this node: ifindex */
 #define FDB_REMOTE 2 /* a port behind another VTEP: vtep_ip */
@@ -125,6 +175,20 @@ struct fdb_entry {
 	__u32 ifindex;       /* host: FDB_LOCAL only, else 0 */
 	__be32 vtep_ip;      /* network: FDB_REMOTE only, else 0 */
 	__u8 router_id[16];  /* FDB_ROUTER only (UUID bytes), else zero */
+	/*
+	 * FDB_LOCAL only, else zero: the port on ifindex as its xdpnet_ports
+	 * entry has it, copied here by the daemon whenever it writes either, so
+	 * that delivering into the port needs no lookup of it. port_present is 1
+	 * when ifindex is a port of this entry's network (its entry has this
+	 * VNI), and the rest is that entry's; 0: no copy (no such port, or a
+	 * writer other than the daemon), and the programs look the port up
+	 * (port_state.h).
+	 */
+	__u32 port_stats_slot; /* host: port_info.stats_slot */
+	__u8 port_present;
+	__u8 port_flags;       /* port_info.flags */
+	__u8 port_net_flags;   /* port_info.net_flags */
+	__u8 pad;              /* zero */
 };
 
 struct {

@@ -82,7 +82,12 @@ static __always_inline int parse_ethernet(struct hdr_cursor *cursor, struct l2_i
 	return 0;
 }
 
-/* ARP for IPv4 over Ethernet (RFC 826), the only kind the fast path handles. */
+/*
+ * ARP for IPv4 over Ethernet (RFC 826), the only kind the fast path handles.
+ * Packed (the addresses are not 4-byte aligned in it), 2-byte aligned: it
+ * follows the Ethernet header and any VLAN tags, at an even offset, so an
+ * address is read in 16-bit halves, not byte by byte.
+ */
 struct arp_ipv4 {
 	__be16 hw_type;
 	__be16 proto_type;
@@ -93,7 +98,7 @@ struct arp_ipv4 {
 	__be32 sender_ip;
 	__u8 target_mac[ETH_ALEN];
 	__be32 target_ip;
-} __attribute__((packed));
+} __attribute__((packed, aligned(2)));
 
 static __always_inline int parse_arp(struct hdr_cursor *cursor, struct arp_ipv4 **out)
 {

@@ -3,9 +3,10 @@
  * Port security (Neutron's anti-spoofing): what a port with port security on
  * may send.
  *
- * - IPv4: (Ethernet source MAC, source IPv4) must fall inside one of the
- *   port's entries in xdpnet_port_src: a fixed IP with the port's MAC, or an
- *   allowed address pair (CIDR) with its own MAC or the port's. Exception:
+ * - IPv4: (Ethernet source MAC, source IPv4) must be one of the port's
+ *   sources: a fixed IP with the port's MAC (port_info.fixed_ip, and
+ *   xdpnet_port_src for those that did not fit), or inside an allowed address
+ *   pair (CIDR) with its own MAC or the port's (xdpnet_port_src). Exception:
  *   a DHCP client with no address yet (0.0.0.0:68 -> 255.255.255.255:67) from
  *   the port's own MAC, as Neutron's base rules allow.
  * - ARP: the sender MAC must be the Ethernet source, and (sender MAC, sender
@@ -28,8 +29,13 @@
 #define DHCP_CLIENT_PORT 68
 #define DHCP_SERVER_PORT 67
 
-/* Whether the port on `ifindex` may send from (mac, ip): one LPM lookup. */
-static __always_inline bool port_src_allowed(__u32 ifindex, const __u8 *mac, __be32 ip)
+/*
+ * Whether xdpnet_port_src lets the port on `ifindex` send from (mac, ip):
+ * one LPM lookup. Out of line: only ports with allowed address pairs (or
+ * many fixed IPs) get here, and only for a source that is not one of the
+ * fixed IPs in their entry.
+ */
+static __out_of_line bool port_src_in_trie(__u32 ifindex, const __u8 *mac, __be32 ip)
 {
 	struct port_src_key key = {
 		.prefixlen = PORT_SRC_PREFIX_BITS + 32,
@@ -39,6 +45,28 @@ static __always_inline bool port_src_allowed(__u32 ifindex, const __u8 *mac, __b
 
 	mac_copy(key.mac, mac);
 	return bpf_map_lookup_elem(&xdpnet_port_src, &key) != NULL;
+}
+
+/*
+ * Whether the port on `ifindex` may send from (mac, ip). The fixed IPs in
+ * port_info first, compared in place: the common case (a VM sending from
+ * its own address) needs no lookup. Only a port with more sources
+ * (PORT_F_SRC_LPM) has the trie looked into, once.
+ */
+static __always_inline bool port_src_allowed(__u32 ifindex, const struct port_info *port, bool own_mac,
+					     const __u8 *mac, __be32 ip)
+{
+	__u32 count = port->fixed_ip_count;
+
+	if (own_mac) {
+#pragma unroll
+		for (__u32 i = 0; i < PORT_FIXED_IPS; i++) {
+			/* The count, not a zero entry, ends the list: 0.0.0.0 is no fixed IP. */
+			if (i < count && port->fixed_ip[i] == ip)
+				return true;
+		}
+	}
+	return (port->flags & PORT_F_SRC_LPM) && port_src_in_trie(ifindex, mac, ip);
 }
 
 static __always_inline bool is_dhcp_discovery(const struct port_frame *f)
@@ -60,10 +88,10 @@ static __always_inline int port_security_check(__u32 ifindex, const struct port_
 			return -REASON_DROP_SPOOFED_ARP;
 		if (f->arp->sender_ip == 0 && own_mac)
 			return 0;
-		return port_src_allowed(ifindex, src, f->arp->sender_ip) ? 0 : -REASON_DROP_SPOOFED_ARP;
+		return port_src_allowed(ifindex, port, own_mac, src, f->arp->sender_ip) ? 0 : -REASON_DROP_SPOOFED_ARP;
 	}
 	if (f->ip) {
-		if (port_src_allowed(ifindex, src, f->ip->saddr))
+		if (port_src_allowed(ifindex, port, own_mac, src, f->ip->saddr))
 			return 0;
 		if (own_mac && is_dhcp_discovery(f))
 			return 0;

@@ -28,11 +28,14 @@
  * rx and tx swapped.)
  *
  * A frame is counted on the ingress port at one exit per program and on a
- * destination port where it is handed over: one lookup per side. Entries are
- * created by the programs on first use, only for an ifindex just found in
- * xdpnet_ports, so the map never holds more keys than there are ports. The
- * daemon deletes a port's key when it adds or removes the port, so a port
- * (or an ifindex reused by another port) starts from zero.
+ * destination port where it is handed over, each through the port's slot in
+ * port_info.stats_slot (overlay_maps.h): the programs have the port's
+ * port_info at hand on both sides already, and an array slot is found
+ * without a hash lookup. The daemon gives every port a slot of its own when
+ * it adds it, zeroed first, so a port (or an ifindex reused by another port)
+ * starts from zero, and takes it back when it removes the port. Slot 0 is
+ * nobody's: a port_info with stats_slot 0 (or one past the array) is not
+ * counted, never dropped for it.
  *
  * The map is shared like the overlay maps (overlay_maps.h): every object
  * declares it under the same name and the daemon pins it once, at
@@ -46,6 +49,10 @@
 #define XDPNET_PORT_STATS_H
 
 #include "common.h"
+#include "overlay_maps.h"
+
+/* Slots 1..PORT_STATS_SLOTS-1, one per port: as many as xdpnet_ports holds ports. */
+#define PORT_STATS_SLOTS (4096 + 1)
 
 /* Host byte order. Per CPU: user space sums the slots. */
 struct port_stats {
@@ -57,37 +64,31 @@ struct port_stats {
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(max_entries, 4096); /* as xdpnet_ports: at most one entry per port */
-	__type(key, __u32);        /* ifindex, host */
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, PORT_STATS_SLOTS);
+	__type(key, __u32); /* port_info.stats_slot, host */
 	__type(value, struct port_stats);
 } xdpnet_port_stats SEC(".maps");
 
-/*
- * The counters of the port on `ifindex`, created (zero on every CPU) on first
- * use. Call it only with an ifindex just found in xdpnet_ports. NULL when the
- * map is full (stale keys the daemon has not deleted yet): the frame is then
- * not counted, never dropped for it.
- */
-static __always_inline struct port_stats *port_stats_of(__u32 ifindex)
+/* The counters in `slot`, or NULL when it is nobody's. */
+static __always_inline struct port_stats *port_stats_in(__u32 slot)
 {
-	struct port_stats *stats = bpf_map_lookup_elem(&xdpnet_port_stats, &ifindex);
-
-	if (!stats) {
-		/* Zero on every CPU: the kernel zeroes the slots of the other CPUs. */
-		struct port_stats zero = {};
-
-		/* NOEXIST: another CPU may have created it meanwhile; its counts must stay. */
-		bpf_map_update_elem(&xdpnet_port_stats, &ifindex, &zero, BPF_NOEXIST);
-		stats = bpf_map_lookup_elem(&xdpnet_port_stats, &ifindex);
-	}
-	return stats;
+	/* Slot 0 is nobody's; past the array the lookup itself says NULL. */
+	if (!slot)
+		return NULL;
+	return bpf_map_lookup_elem(&xdpnet_port_stats, &slot);
 }
 
-/* One frame of `bytes` handed to the port on `ifindex` (known to xdpnet_ports). */
-static __always_inline void port_stats_tx(__u32 ifindex, __u64 bytes)
+/* The counters of `port`, or NULL when it has no slot. */
+static __always_inline struct port_stats *port_stats_of(const struct port_info *port)
 {
-	struct port_stats *stats = port_stats_of(ifindex);
+	return port_stats_in(port->stats_slot);
+}
+
+/* One frame of `bytes` handed to the port counting in `slot` (port_info.stats_slot or its copy). */
+static __always_inline void port_stats_tx(__u32 slot, __u64 bytes)
+{
+	struct port_stats *stats = port_stats_in(slot);
 
 	if (stats) {
 		/* Per-CPU slot: no other CPU writes it, plain adds are enough. */

@@ -143,9 +143,17 @@ static __always_inline outcome_t route_external(struct xdp_md *ctx, struct port_
  * Routes the frame `f` (parsed, from a port of network `in_vni`, its
  * destination MAC the router `router_id`'s). `ul` is this node's underlay,
  * for a destination behind another VTEP.
+ *
+ * Out of line (a BPF-to-BPF call): routed frames are the rarer kind, and
+ * inlined, this function (ICMP errors, SNAT, its own encapsulation) made
+ * xdp_port's main function three times the size of its switched path, with
+ * the register spills that come with it. Out of line, the switched and
+ * encapsulated frames run through a third of the code, a few ns faster
+ * (129 -> 123 ns per encapsulated frame in BPF_PROG_RUN), and a routed frame
+ * pays one call.
  */
-static __always_inline outcome_t route_frame(struct xdp_md *ctx, struct port_frame *f, __u32 in_vni,
-					     const __u8 *router_id, const struct underlay_config *ul)
+static __out_of_line outcome_t route_frame(struct xdp_md *ctx, struct port_frame *f, __u32 in_vni,
+					    const __u8 *router_id, const struct underlay_config *ul)
 {
 	struct router_info *router;
 	struct route_entry *route;

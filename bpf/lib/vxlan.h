@@ -49,13 +49,18 @@ struct vxlanhdr {
 	__be32 vni; /* VNI in the high 24 bits, low byte reserved */
 };
 
-/* Everything put in front of the inner frame. */
+/*
+ * Everything put in front of the inner frame. Packed (the IPv4 header follows
+ * the 14-byte Ethernet header), but 2-byte aligned: it starts where the frame
+ * does, so every 16-bit field, and each half of a 32-bit one, is written with
+ * one store rather than byte by byte.
+ */
 struct vxlan_outer {
 	struct ethhdr eth;
 	struct iphdr ip;
 	struct udphdr udp;
 	struct vxlanhdr vxlan;
-} __attribute__((packed));
+} __attribute__((packed, aligned(2)));
 
 /* 50: what encapsulation adds to the inner frame. */
 #define VXLAN_OVERHEAD ((__u32)sizeof(struct vxlan_outer))
@@ -77,8 +82,7 @@ static __always_inline __be16 vxlan_src_port(__u32 flow_hash)
 /*
  * Fills the outer headers for an inner frame of inner_len bytes, wherever
  * `outer` is (the packet or the stack). The IPv4 checksum is summed from the
- * field values rather than read back, so the packed layout needs no aligned
- * access.
+ * field values rather than read back from the packed header.
  */
 static __always_inline void vxlan_outer_fill(struct vxlan_outer *outer, const struct vtep_nexthop *nh,
 					     __be32 saddr, __be32 daddr, __u32 vni, __be16 sport,

@@ -4,7 +4,7 @@
 // mirrors, and test/bpf/layouts.test.ts checks all of SHARED_LAYOUTS against
 // the BTF of the compiled objects. Add every new shared struct to that list.
 
-import { type Codec, type StructLayout, be16, bytes, ipv4, mac, struct, u8, u32, u64, uuid } from './codec.js';
+import { type Codec, type StructLayout, be16, bytes, ipv4, mac, struct, u8, u16, u32, u64, uuid } from './codec.js';
 
 /** bpf/lib/reason_maps.h: value of the per-CPU `xdpnet_reasons` array. */
 export const reasonCounters = struct<ReasonCounters>('reason_counters', {
@@ -41,13 +41,40 @@ function array<T>(element: Codec<T>, n: number, zero: T): Codec<T[]> {
 /** xdpnet_ports value (key: ifindex, `u32`). */
 export const PORT_F_ADMIN_UP = 0x01;
 export const PORT_F_PORT_SECURITY = 0x02;
-export const portInfo = struct<PortInfo>('port_info', { vni: u32, mac, flags: u8, pad: u8, port_id: uuid });
+/** xdpnet_port_src holds sources of the port (allowed address pairs, fixed IPs beyond fixed_ip). */
+export const PORT_F_SRC_LPM = 0x04;
+/** port_info.net_flags: the network is in xdpnet_networks, and is up. */
+export const PORT_NET_F_PRESENT = 0x01;
+export const PORT_NET_F_ADMIN_UP = 0x02;
+/** Fixed IPs port_info carries itself (the rest go to xdpnet_port_src). */
+export const PORT_FIXED_IPS = 4;
+export const portInfo = struct<PortInfo>('port_info', {
+  vni: u32,
+  mac,
+  flags: u8,
+  fixed_ip_count: u8,
+  stats_slot: u32,
+  net_mtu: u16,
+  net_flags: u8,
+  pad: u8,
+  fixed_ip: array(ipv4, PORT_FIXED_IPS, '0.0.0.0'),
+  port_id: uuid,
+});
 export interface PortInfo {
   vni: number;
   mac: string;
   /** PORT_F_* */
   flags: number;
+  /** Used entries of fixed_ip. */
+  fixed_ip_count: number;
+  /** The port's slot in xdpnet_port_stats; 0: not counted. */
+  stats_slot: number;
+  /** The network's MTU and PORT_NET_F_* as xdpnet_networks has them (0/0 while it has not). */
+  net_mtu: number;
+  net_flags: number;
   pad: number;
+  /** Up to PORT_FIXED_IPS; the rest is written as 0.0.0.0. */
+  fixed_ip: string[];
   /** For the daemon only: read back on restart. */
   port_id: string;
 }
@@ -99,7 +126,17 @@ export interface FdbKey {
   mac: string;
   pad: Buffer;
 }
-export const fdbEntry = struct<FdbEntry>('fdb_entry', { kind: u32, ifindex: u32, vtep_ip: ipv4, router_id: bytes(16) });
+export const fdbEntry = struct<FdbEntry>('fdb_entry', {
+  kind: u32,
+  ifindex: u32,
+  vtep_ip: ipv4,
+  router_id: bytes(16),
+  port_stats_slot: u32,
+  port_present: u8,
+  port_flags: u8,
+  port_net_flags: u8,
+  pad: u8,
+});
 export interface FdbEntry {
   /** FDB_* */
   kind: number;
@@ -109,6 +146,16 @@ export interface FdbEntry {
   vtep_ip: string;
   /** FDB_ROUTER: the router's UUID as 16 bytes; else zero. */
   router_id: Buffer;
+  /**
+   * FDB_LOCAL: a copy of the port on `ifindex` (port_present 1 when its
+   * xdpnet_ports entry has this entry's VNI; then its stats_slot, flags and
+   * net_flags); else zero.
+   */
+  port_stats_slot: number;
+  port_present: number;
+  port_flags: number;
+  port_net_flags: number;
+  pad: number;
 }
 
 /** xdpnet_arp key and value. */
@@ -167,8 +214,10 @@ export const OVERLAY_LAYOUTS: readonly StructLayout[] = [
 
 /** Name of the per-port counter map; pinned at <bpffs root>/xdpnet_port_stats. */
 export const PORT_STATS_MAP_NAME = 'xdpnet_port_stats';
+/** Its slots (port_stats.h PORT_STATS_SLOTS): slot 0 is nobody's, 1.. one per port. */
+export const PORT_STATS_SLOTS = 4096 + 1;
 
-/** Value of the per-CPU hash `xdpnet_port_stats` (key: ifindex, `u32`). Directions are the switch port's: rx = from the VM. */
+/** Value of the per-CPU array `xdpnet_port_stats` (key: port_info.stats_slot, `u32`). Directions are the switch port's: rx = from the VM. */
 export const portStats = struct<PortStats>('port_stats', {
   rx_packets: u64,
   rx_bytes: u64,

@@ -6,11 +6,15 @@
 // lists a table by decoding what it reads from the maps.
 //
 //   networks   (vni)            -> xdpnet_networks: vni -> {mtu, flags}
-//   localPorts (interfaceName)  -> xdpnet_ports: ifindex -> {vni, mac, flags}
+//   localPorts (interfaceName)  -> xdpnet_ports: ifindex -> {vni, mac, flags,
+//                                  the first PORT_FIXED_IPS fixed IPs}, plus what
+//                                  the caller supplies (PortExtras: the counter
+//                                  slot, the network's state)
 //                                  xdpnet_tx_ports: ifindex -> ifindex
-//                                  xdpnet_port_src: one LPM entry per fixed IP
-//                                  (port MAC, /32) and per allowed pair
-//   fdb        (vni, mac)       -> xdpnet_fdb
+//                                  xdpnet_port_src: one LPM entry per allowed pair
+//                                  and per further fixed IP (port MAC, /32)
+//   fdb        (vni, mac)       -> xdpnet_fdb, a local MAC's entry with a copy of
+//                                  its port's entry (the caller supplies it)
 //   arp        (vni, ip)        -> xdpnet_arp
 //   floodList  (vni)            -> xdpnet_flood (capped: FloodListOverflowError)
 //
@@ -19,7 +23,9 @@
 //
 // Every table round-trips from the map bytes alone (network_info and
 // port_info carry the network and port UUIDs for this purpose, unread by the
-// programs): decode(encode(entry)) is canonicalJson-equal to the entry.
+// programs): decode(encode(entry)) is canonicalJson-equal to the entry. What a
+// port entry carries beyond its table value (PortExtras) is the caller's to
+// keep right; decoding leaves it out.
 
 import { DataplaneError } from '../reconciler/dataplane.js';
 import { formatCidr, parseCidr } from '../reconciler/ipv4.js';
@@ -45,17 +51,23 @@ import {
   FLOOD_MAX_LOCAL,
   FLOOD_MAX_REMOTE,
   NETWORK_F_ADMIN_UP,
+  PORT_FIXED_IPS,
   PORT_F_ADMIN_UP,
   PORT_F_PORT_SECURITY,
+  PORT_F_SRC_LPM,
+  PORT_NET_F_ADMIN_UP,
+  PORT_NET_F_PRESENT,
   PORT_SRC_ALLOWED_PAIR,
   PORT_SRC_FIXED_IP,
   PORT_SRC_PREFIX_BITS,
   arpEntry,
   arpKey,
+  type FdbEntry,
   fdbEntry,
   fdbKey,
   floodList,
   networkInfo,
+  type PortInfo,
   portInfo,
   portSrcKey,
   portSrcValue,
@@ -100,9 +112,32 @@ export interface DecodeContext {
 export interface LocalPortWrites {
   port: MapWrite;
   txPort: MapWrite;
-  /** Sorted by key bytes; one per fixed IP and per allowed pair (a pair equal to a fixed IP shares its entry). */
+  /**
+   * Sorted by key bytes; one per allowed pair and per fixed IP beyond the
+   * first PORT_FIXED_IPS (a pair equal to such a fixed IP shares its entry).
+   * Empty for most ports: their fixed IPs are all in the port entry.
+   */
   portSrc: MapWrite[];
 }
+
+/** A network's state as xdpnet_networks has it, which each of its ports' entries carries (port_info.net_*). */
+export interface PortNetwork {
+  mtu: number;
+  adminStateUp: boolean;
+}
+
+/**
+ * What a port entry carries beyond the table's value, for the programs: the
+ * port's counter slot (0: not counted) and its network's state (undefined:
+ * the network is not in xdpnet_networks; the programs then look it up).
+ */
+export interface PortExtras {
+  statsSlot: number;
+  network: PortNetwork | undefined;
+}
+
+/** A port entry with nothing beyond its value: not counted, its network looked up by the programs. */
+export const NO_PORT_EXTRAS: Readonly<PortExtras> = Object.freeze({ statsSlot: 0, network: undefined });
 
 // ---------------------------------------------------------------------------
 // Errors
@@ -255,6 +290,14 @@ export function decodeNetwork(entry: RawEntry): DataplaneEntry<'networks'> {
   return { key: { vni }, value: { networkId: info.network_id, mtu: info.mtu, adminStateUp: (info.flags & NETWORK_F_ADMIN_UP) !== 0 } };
 }
 
+/** What the ports of a network carry of it, from its xdpnet_networks value (undefined: no entry). */
+export function portNetworkOf(value: Buffer | undefined): PortNetwork | undefined {
+  if (value === undefined) return undefined;
+  expectSize('xdpnet_networks', 'value', value, networkInfo.size);
+  const info = networkInfo.decode(value);
+  return { mtu: info.mtu, adminStateUp: (info.flags & NETWORK_F_ADMIN_UP) !== 0 };
+}
+
 // ---------------------------------------------------------------------------
 // localPorts -> xdpnet_ports + xdpnet_tx_ports + xdpnet_port_src
 
@@ -271,21 +314,34 @@ function portSrcWrite(ifindex: number, mac: string, ip: string, prefixLength: nu
   };
 }
 
+/** port_info.net_mtu and net_flags for `network`. */
+function netFields(network: PortNetwork | undefined): Pick<PortInfo, 'net_mtu' | 'net_flags'> {
+  if (!network) return { net_mtu: 0, net_flags: 0 };
+  // encodeNetwork refuses an MTU above 65535, so it fits the 16-bit copy.
+  return { net_mtu: network.mtu, net_flags: PORT_NET_F_PRESENT | (network.adminStateUp ? PORT_NET_F_ADMIN_UP : 0) };
+}
+
 /**
- * The port, its transmit slot and its port-security entries. The source
- * entries are written whether or not port security is on (the program reads
- * them only when it is): they are where the fixed IPs and pairs live.
+ * The port, its transmit slot and its port-security entries. The sources
+ * are written whether or not port security is on (the program reads them
+ * only when it is): they are where the fixed IPs and pairs live.
  *
- * A pair that is exactly a fixed IP with the port's MAC (x/32) has the same
- * LPM key as the fixed IP; its kind is then PORT_SRC_FIXED_IP |
+ * The fixed IPs, sorted, go into the port entry up to PORT_FIXED_IPS (the
+ * programs compare them in place); further ones, and the allowed pairs, into
+ * xdpnet_port_src, and the port entry then says so (PORT_F_SRC_LPM). A pair
+ * that is exactly such a further fixed IP with the port's MAC (x/32) has the
+ * same LPM key as the fixed IP; its kind is then PORT_SRC_FIXED_IP |
  * PORT_SRC_ALLOWED_PAIR (the kind is informational for the program), so that
  * both decode back.
  */
-export function encodeLocalPort(key: LocalPortKey, value: LocalPortValue, resolve: IfindexOf): LocalPortWrites {
+export function encodeLocalPort(key: LocalPortKey, value: LocalPortValue, resolve: IfindexOf, extras: PortExtras = NO_PORT_EXTRAS): LocalPortWrites {
   const ifindex = ifindexOf(resolve, key.interfaceName);
   const what = `localPorts ${key.interfaceName}`;
-  const flags = (value.adminStateUp ? PORT_F_ADMIN_UP : 0) | (value.portSecurityEnabled ? PORT_F_PORT_SECURITY : 0);
-  const port = codecStep(what, () => portInfo.encode({ vni: checkVni(value.vni), mac: value.macAddress, flags, pad: 0, port_id: value.portId }));
+  if (!Number.isInteger(extras.statsSlot) || extras.statsSlot < 0 || extras.statsSlot > 0xffffffff) {
+    throw new OverlayCodecError(`${what}: counter slot ${extras.statsSlot} is not a slot`);
+  }
+  const fixed = [...new Set(value.ipAddresses.map((ip) => canonicalCidr(`${ip}/32`).ip))].sort(cmp);
+  const inline = fixed.slice(0, PORT_FIXED_IPS);
 
   // LPM key bytes (hex) -> [write args, kind bits]
   const src = new Map<string, { mac: string; ip: string; prefixLength: number; kind: number }>();
@@ -294,7 +350,7 @@ export function encodeLocalPort(key: LocalPortKey, value: LocalPortValue, resolv
     const prev = src.get(k);
     src.set(k, { mac, ip, prefixLength, kind: (prev?.kind ?? 0) | kind });
   };
-  for (const ip of value.ipAddresses) add(value.macAddress, canonicalCidr(`${ip}/32`).ip, 32, PORT_SRC_FIXED_IP);
+  for (const ip of fixed.slice(PORT_FIXED_IPS)) add(value.macAddress, ip, 32, PORT_SRC_FIXED_IP);
   for (const pair of value.allowedAddressPairs) {
     const c = canonicalCidr(pair.cidr);
     add(pair.macAddress, c.ip, c.prefixLength, PORT_SRC_ALLOWED_PAIR);
@@ -303,27 +359,68 @@ export function encodeLocalPort(key: LocalPortKey, value: LocalPortValue, resolv
     .sort(([a], [b]) => cmp(a, b))
     .map(([, s]) => portSrcWrite(ifindex, s.mac, s.ip, s.prefixLength, s.kind));
 
+  const flags =
+    (value.adminStateUp ? PORT_F_ADMIN_UP : 0) | (value.portSecurityEnabled ? PORT_F_PORT_SECURITY : 0) | (portSrc.length > 0 ? PORT_F_SRC_LPM : 0);
+  const port = codecStep(what, () =>
+    portInfo.encode({
+      vni: checkVni(value.vni),
+      mac: value.macAddress,
+      flags,
+      fixed_ip_count: inline.length,
+      stats_slot: extras.statsSlot,
+      ...netFields(extras.network),
+      pad: 0,
+      fixed_ip: inline,
+      port_id: value.portId,
+    }),
+  );
   return { port: { map: 'xdpnet_ports', key: portMapKey(ifindex), value: port }, txPort: txPortWrite(ifindex), portSrc };
+}
+
+/** A port entry's counter slot and its copy of its network's state (what the table's value leaves out). */
+export function portExtrasOf(value: Buffer): PortExtras {
+  expectSize('xdpnet_ports', 'value', value, portInfo.size);
+  const info = portInfo.decode(value);
+  const network = info.net_flags & PORT_NET_F_PRESENT ? { mtu: info.net_mtu, adminStateUp: (info.net_flags & PORT_NET_F_ADMIN_UP) !== 0 } : undefined;
+  return { statsSlot: info.stats_slot, network };
+}
+
+/** The port entry `value` with other extras: the same port, the same bytes otherwise. */
+export function withPortExtras(value: Buffer, extras: PortExtras): Buffer {
+  expectSize('xdpnet_ports', 'value', value, portInfo.size);
+  const info = portInfo.decode(value);
+  return codecStep('xdpnet_ports', () => portInfo.encode({ ...info, stats_slot: extras.statsSlot, ...netFields(extras.network) }));
+}
+
+/** The VNI of a port entry. */
+export function portVniOf(value: Buffer): number {
+  expectSize('xdpnet_ports', 'value', value, portInfo.size);
+  return portInfo.decode(value).vni;
 }
 
 /**
  * One local port back from its xdpnet_ports entry and the xdpnet_port_src
  * entries (those of other ifindexes are ignored, so all of the map may be
- * passed).
+ * passed). As the programs see it: the source entries of a port whose entry
+ * does not say PORT_F_SRC_LPM are never looked at, so they are not part of
+ * it either.
  */
 export function decodeLocalPort(port: RawEntry, portSrc: readonly RawEntry[], ctx: DecodeContext): DataplaneEntry<'localPorts'> {
   expectSize('xdpnet_ports', 'key', port.key, u32.size);
   expectSize('xdpnet_ports', 'value', port.value, portInfo.size);
   const ifindex = decode(u32, port.key);
   const info = portInfo.decode(port.value);
-  const known = PORT_F_ADMIN_UP | PORT_F_PORT_SECURITY;
+  const known = PORT_F_ADMIN_UP | PORT_F_PORT_SECURITY | PORT_F_SRC_LPM;
   if ((info.flags & ~known) !== 0) throw new OverlayCodecError(`xdpnet_ports ${ifindex}: unknown flags 0x${info.flags.toString(16)}`);
+  if (info.fixed_ip_count > PORT_FIXED_IPS || info.fixed_ip.slice(info.fixed_ip_count).some((ip) => ip !== ANY)) {
+    throw new OverlayCodecError(`xdpnet_ports ${ifindex}: ${info.fixed_ip_count} fixed IPs in [${info.fixed_ip.join(', ')}]`);
+  }
   const interfaceName = nameOf(ctx.interfaceName, ifindex);
   const portId = info.port_id;
 
-  const ipAddresses: string[] = [];
+  const ipAddresses: string[] = info.fixed_ip.slice(0, info.fixed_ip_count);
   const pairs: { cidr: string; macAddress: string }[] = [];
-  for (const e of portSrc) {
+  for (const e of info.flags & PORT_F_SRC_LPM ? portSrc : []) {
     expectSize('xdpnet_port_src', 'key', e.key, portSrcKey.size);
     expectSize('xdpnet_port_src', 'value', e.value, portSrcValue.size);
     const k = portSrcKey.decode(e.key);
@@ -373,16 +470,52 @@ export function decodeLocalPorts(ports: readonly RawEntry[], portSrc: readonly R
 // ---------------------------------------------------------------------------
 // fdb -> xdpnet_fdb
 
-export function encodeFdb(key: FdbKey, value: FdbValue, resolve: IfindexOf): MapWrite {
+/**
+ * What a local MAC's entry carries of the port on its interface: the port
+ * entry as xdpnet_ports holds it (`port`: its value, undefined while there
+ * is none). No copy unless that entry is on the same network as the MAC; the
+ * programs then look the port up themselves (bpf/lib/port_state.h).
+ */
+function fdbPortFields(vni: number, port: Buffer | undefined): Pick<FdbEntry, 'port_stats_slot' | 'port_present' | 'port_flags' | 'port_net_flags'> {
+  if (port === undefined) return { port_stats_slot: 0, port_present: 0, port_flags: 0, port_net_flags: 0 };
+  expectSize('xdpnet_ports', 'value', port, portInfo.size);
+  const info = portInfo.decode(port);
+  if (info.vni !== vni) return { port_stats_slot: 0, port_present: 0, port_flags: 0, port_net_flags: 0 };
+  return { port_stats_slot: info.stats_slot, port_present: 1, port_flags: info.flags, port_net_flags: info.net_flags };
+}
+
+/**
+ * `port`: for a local location, the xdpnet_ports value on its interface,
+ * copied into the entry (undefined: none there, or the caller keeps no
+ * copies; the programs then look the port up).
+ */
+export function encodeFdb(key: FdbKey, value: FdbValue, resolve: IfindexOf, port?: Buffer): MapWrite {
   const what = `fdb ${key.vni}/${key.macAddress}`;
   const loc = value.location;
-  const entry =
+  const none = { port_stats_slot: 0, port_present: 0, port_flags: 0, port_net_flags: 0, pad: 0 };
+  const entry: FdbEntry =
     loc.kind === 'local'
-      ? { kind: FDB_LOCAL, ifindex: ifindexOf(resolve, loc.interfaceName), vtep_ip: ANY, router_id: ZERO16 }
+      ? { kind: FDB_LOCAL, ifindex: ifindexOf(resolve, loc.interfaceName), vtep_ip: ANY, router_id: ZERO16, ...none, ...fdbPortFields(key.vni, port) }
       : loc.kind === 'remote'
-        ? { kind: FDB_REMOTE, ifindex: 0, vtep_ip: loc.vtepIp, router_id: ZERO16 }
-        : { kind: FDB_ROUTER, ifindex: 0, vtep_ip: ANY, router_id: uuidBytes(loc.routerId) };
+        ? { kind: FDB_REMOTE, ifindex: 0, vtep_ip: loc.vtepIp, router_id: ZERO16, ...none }
+        : { kind: FDB_ROUTER, ifindex: 0, vtep_ip: ANY, router_id: uuidBytes(loc.routerId), ...none };
   return { map: 'xdpnet_fdb', key: fdbMapKey(key), value: codecStep(what, () => fdbEntry.encode(entry)) };
+}
+
+/** The interface of a local MAC's entry (xdpnet_fdb value), else undefined. */
+export function fdbLocalIfindexOf(value: Buffer): number | undefined {
+  expectSize('xdpnet_fdb', 'value', value, fdbEntry.size);
+  const v = fdbEntry.decode(value);
+  return v.kind === FDB_LOCAL ? v.ifindex : undefined;
+}
+
+/** A local MAC's entry (key and value as in xdpnet_fdb) with its copy of `port` (the xdpnet_ports value on its interface, or undefined). */
+export function withFdbPort(key: Buffer, value: Buffer, port: Buffer | undefined): Buffer {
+  expectSize('xdpnet_fdb', 'key', key, fdbKey.size);
+  expectSize('xdpnet_fdb', 'value', value, fdbEntry.size);
+  const v = fdbEntry.decode(value);
+  if (v.kind !== FDB_LOCAL) return value;
+  return codecStep('xdpnet_fdb', () => fdbEntry.encode({ ...v, ...fdbPortFields(fdbKey.decode(key).vni, port) }));
 }
 
 export function decodeFdb(entry: RawEntry, resolve: InterfaceNameOf): DataplaneEntry<'fdb'> {

@@ -19,6 +19,19 @@
 //   unequal to what is wanted and is rewritten.
 // - A map with no room for a new key: RESOURCE_EXHAUSTED, as is a flood list
 //   longer than the map's arrays (FloodListOverflowError).
+// - A port entry carries more than its table value (overlay-encode.ts
+//   PortExtras), kept right here: its slot in xdpnet_port_stats, a fresh one
+//   (zeroed) at each upsert of the port so it counts from zero, given back
+//   when the port goes; and its network's state as xdpnet_networks has it,
+//   rewritten into every port of a network whenever the network is written
+//   or deleted (after the network's own entry: for the moment in between, a
+//   port's frames see the network as it was). list('localPorts') repairs
+//   both where they are wrong (a daemon stopped half-way).
+// - A local MAC's fdb entry carries a copy of the port entry on its interface
+//   (overlay-encode.ts encodeFdb): written with the entry, rewritten after
+//   every write of that port's entry, and cleared before a port of another
+//   network takes the interface (so no frame of the old network is ever
+//   delivered into it). list('fdb') repairs the copies where they are wrong.
 
 import { DataplaneError, type DataplaneEntry } from '../reconciler/dataplane.js';
 import type { TableKey, TableName, TableValue } from '../reconciler/tables.js';
@@ -32,6 +45,7 @@ import {
   InterfaceNotPresentError,
   type MapWrite,
   type OverlayMapName,
+  type PortNetwork,
   type RawEntry,
   arpMapKey,
   decodeArp,
@@ -44,11 +58,17 @@ import {
   encodeFlood,
   encodeLocalPort,
   encodeNetwork,
+  fdbLocalIfindexOf,
   fdbMapKey,
   floodMapKey,
   networkMapKey,
+  portExtrasOf,
   portMapKey,
+  portNetworkOf,
+  portVniOf,
   txPortWrite,
+  withFdbPort,
+  withPortExtras,
 } from './overlay-encode.js';
 import type { MapHandle, PinnedMaps } from './pinned-maps.js';
 import type { PortPrograms } from './port-programs.js';
@@ -77,13 +97,20 @@ export interface OverlayParts {
 export const OVERLAY_TABLES = ['networks', 'localPorts', 'fdb', 'arp', 'floodList'] as const;
 export type OverlayTable = (typeof OVERLAY_TABLES)[number];
 
-/** Per-port counters (per-CPU hash keyed by ifindex), made by the programs on demand; optional. */
+/** Per-port counters (per-CPU array, one slot per port, port_info.stats_slot); optional. */
 export const PORT_STATS_MAP = 'xdpnet_port_stats';
 
 /** A name no interface can have (whitespace and ':'), for an ifindex that names none. */
 export const goneName = (ifindex: number): string => `ifindex ${ifindex}: gone`;
 
 const hex = (b: Buffer): string => b.toString('hex');
+
+/** What the tables keep of a port entry in memory: where it is, and its slot. */
+interface PortRecord {
+  vni: number;
+  /** port_info.stats_slot (0: none). */
+  slot: number;
+}
 
 export class OverlayTables {
   private readonly map: Record<OverlayMapName, MapHandle>;
@@ -95,6 +122,22 @@ export class OverlayTables {
    * has no batch lookup) to find its stale keys.
    */
   private srcKeys: Map<number, Map<string, Buffer>> | undefined;
+  /**
+   * xdpnet_ports by ifindex, as in the map (VNI and counter slot): rebuilt
+   * whole by each list('localPorts'), built by walking the map on first need
+   * otherwise, and kept up to date by our own writes. It finds a network's
+   * ports and the free counter slots without reading the whole map.
+   */
+  private portRecords: Map<number, PortRecord> | undefined;
+  /** Where the search for a free counter slot starts: just-freed slots are taken last. */
+  private slotCursor = 1;
+  /**
+   * The keys of the local MACs' xdpnet_fdb entries by interface, and each
+   * key's interface (hex key -> ifindex): which entries carry a copy of a
+   * port. Rebuilt by each list('fdb'), built by walking the map on first
+   * need otherwise, kept up to date by our own writes.
+   */
+  private localFdb: { byIfindex: Map<number, Map<string, Buffer>>; ifindexOf: Map<string, number> } | undefined;
 
   constructor(
     private readonly parts: OverlayParts,
@@ -104,7 +147,7 @@ export class OverlayTables {
     this.map = Object.fromEntries(names.map((n) => [n, parts.maps.require(n)])) as Record<OverlayMapName, MapHandle>;
     this.stats = parts.maps.get(PORT_STATS_MAP);
     if (this.stats && this.stats.info.keySize !== u32.size) {
-      throw new Error(`${PORT_STATS_MAP}: expected a 4-byte ifindex key, the map has ${this.stats.info.keySize} bytes`);
+      throw new Error(`${PORT_STATS_MAP}: expected a 4-byte slot key, the map has ${this.stats.info.keySize} bytes`);
     }
   }
 
@@ -120,14 +163,23 @@ export class OverlayTables {
   async upsert<T extends OverlayTable>(table: T, key: TableKey<T>, value: TableValue<T>): Promise<void> {
     const { interfaces } = this.parts;
     switch (table) {
-      case 'networks':
-        return this.write(encodeNetwork(key as TableKey<'networks'>, value as TableValue<'networks'>));
+      case 'networks': {
+        const w = encodeNetwork(key as TableKey<'networks'>, value as TableValue<'networks'>);
+        this.write(w);
+        return this.setPortNetworks((key as TableKey<'networks'>).vni, portNetworkOf(w.value));
+      }
       case 'arp':
         return this.write(encodeArp(key as TableKey<'arp'>, value as TableValue<'arp'>));
       case 'fdb': {
         const v = value as TableValue<'fdb'>;
         if (v.location.kind === 'local') await interfaces.ensure([v.location.interfaceName]);
-        return this.write(encodeFdb(key as TableKey<'fdb'>, v, (n) => interfaces.ifindexOf(n)));
+        // From here on nothing awaits: a port written meanwhile would miss this entry's copy of it.
+        const ifindex = v.location.kind === 'local' ? interfaces.ifindexOf(v.location.interfaceName) : undefined;
+        const port = ifindex === undefined ? undefined : this.map.xdpnet_ports.lookup(portMapKey(ifindex));
+        const w = encodeFdb(key as TableKey<'fdb'>, v, (n) => interfaces.ifindexOf(n), port);
+        this.write(w);
+        this.indexFdb(w.key, fdbLocalIfindexOf(w.value));
+        return;
       }
       case 'floodList': {
         const k = key as TableKey<'floodList'>;
@@ -148,13 +200,17 @@ export class OverlayTables {
     switch (table) {
       case 'networks':
         this.map.xdpnet_networks.delete(networkMapKey(key as TableKey<'networks'>));
+        this.setPortNetworks((key as TableKey<'networks'>).vni, undefined);
         return;
       case 'arp':
         this.map.xdpnet_arp.delete(arpMapKey(key as TableKey<'arp'>));
         return;
-      case 'fdb':
-        this.map.xdpnet_fdb.delete(fdbMapKey(key as TableKey<'fdb'>));
+      case 'fdb': {
+        const k = fdbMapKey(key as TableKey<'fdb'>);
+        this.map.xdpnet_fdb.delete(k);
+        this.indexFdb(k, undefined);
         return;
+      }
       case 'floodList':
         this.map.xdpnet_flood.delete(floodMapKey(key as TableKey<'floodList'>));
         return;
@@ -192,9 +248,12 @@ export class OverlayTables {
         return rawEntries(this.map.xdpnet_networks).map(decodeNetwork);
       case 'arp':
         return rawEntries(this.map.xdpnet_arp).map(decodeArp);
-      case 'fdb':
+      case 'fdb': {
         await interfaces.refresh();
-        return rawEntries(this.map.xdpnet_fdb).map((e) => decodeFdb(e, nameOrGone));
+        const entries = rawEntries(this.map.xdpnet_fdb);
+        this.repairFdbCopies(entries);
+        return entries.map((e) => decodeFdb(e, nameOrGone));
+      }
       case 'floodList': {
         await interfaces.refresh();
         const lists = rawEntries(this.map.xdpnet_flood).map((e) => decodeFlood(e, nameOrGone));
@@ -248,7 +307,43 @@ export class OverlayTables {
       ports.detach(name);
     }
     for (const ifindex of [...this.srcKeys.keys()]) if (!keptIfindexes.has(ifindex)) this.removeSrc(ifindex);
+    this.portRecords = new Map();
+    for (const e of kept) {
+      const extras = portExtrasOf(e.value);
+      this.portRecords.set(decode(u32, e.key), { vni: portVniOf(e.value), slot: extras.statsSlot });
+    }
+    this.repairExtras(kept);
     return decodeLocalPorts(kept, srcEntries, { interfaceName: (i) => interfaces.nameOf(i) });
+  }
+
+  /**
+   * Puts right what the kept port entries carry beyond their values (which
+   * the reconciler cannot see): each one's copy of its network, and a
+   * counter slot of its own. Only a daemon stopped between two writes
+   * leaves them wrong.
+   */
+  private repairExtras(kept: readonly RawEntry[]): void {
+    const networks = new Map(rawEntries(this.map.xdpnet_networks).map((e) => [hex(e.key), e.value]));
+    const seen = new Set<number>();
+    for (const e of kept) {
+      const ifindex = decode(u32, e.key);
+      const vni = portVniOf(e.value);
+      const extras = portExtrasOf(e.value);
+      const network = portNetworkOf(networks.get(hex(networkMapKey({ vni }))));
+      let slot = extras.statsSlot;
+      if (this.stats && (slot === 0 || slot >= this.stats.info.maxEntries || seen.has(slot))) {
+        // Another port's, or none: this one counts from zero in a slot of its own.
+        slot = this.allocSlot() ?? 0;
+      }
+      seen.add(slot);
+      const value = withPortExtras(e.value, { statsSlot: slot, network });
+      if (value.equals(e.value)) continue;
+      this.parts.logger.warn({ ifindex }, 'local port entry with a stale network state or counter slot: rewritten');
+      this.write({ map: 'xdpnet_ports', key: e.key, value });
+      this.portRecords?.set(ifindex, { vni, slot });
+      this.copyPortToFdb(ifindex, value);
+      e.value = value;
+    }
   }
 
   // ------------------------------------------------------------------ local ports
@@ -261,7 +356,13 @@ export class OverlayTables {
     }
     const ifindex = await interfaces.lookup(name);
     if (ifindex === undefined) throw new InterfaceNotPresentError({ interfaceName: name });
-    const w = encodeLocalPort(key, value, () => ifindex);
+    // From here on nothing awaits: a network written meanwhile would miss this port's copy of it.
+    const network = portNetworkOf(this.map.xdpnet_networks.lookup(networkMapKey({ vni: value.vni })));
+    const previous = this.records().get(ifindex);
+    // A new port, or the same port set up again, counts from zero: a fresh slot (its own again if none is free).
+    const slot = this.allocSlot() ?? previous?.slot ?? 0;
+    if (slot !== 0 && slot === previous?.slot) this.zeroSlot(slot);
+    const w = encodeLocalPort(key, value, () => ifindex, { statsSlot: slot, network });
 
     // The interface was recreated since we set it up: the old ifindex's entries are nobody's.
     const before = ports.recordedIfindex(name);
@@ -269,25 +370,31 @@ export class OverlayTables {
 
     const existed = this.map.xdpnet_ports.lookup(w.port.key) !== undefined;
     try {
-      // New source entries before the old go, so that no packet the port may
-      // send meets a gap; the port entry last: it makes the port live.
+      // New source entries first and the old ones last, so that no packet
+      // the port may send meets a gap (a fixed IP may move between the trie
+      // and the port entry); the port entry in between: it makes the port
+      // live, with the sources it says.
       for (const s of w.portSrc) {
         this.write(s);
         this.rememberSrc(s.key);
       }
+      this.write(w.txPort);
+      // A port of another network had the interface: its network's MACs stop being delivered into it first.
+      if (previous !== undefined && previous.vni !== value.vni) this.copyPortToFdb(ifindex, undefined);
+      this.write(w.port);
+      // The old slot is free once the entry naming the new one is in place.
+      this.records().set(ifindex, { vni: value.vni, slot });
+      this.copyPortToFdb(ifindex, w.port.value);
       const keep = new Set(w.portSrc.map((s) => hex(s.key)));
       for (const [k, buf] of [...this.srcOf(ifindex)]) {
         if (keep.has(k)) continue;
         this.map.xdpnet_port_src.delete(buf);
         this.srcOf(ifindex).delete(k);
       }
-      this.write(w.txPort);
-      this.write(w.port);
-      // A new port (or the same port set up again) counts from zero.
-      this.stats?.delete(encode(u32, ifindex));
       ports.attach(name, ifindex);
     } catch (err) {
       // A port that was not there is left not there: no half-written port.
+      // (A slot taken for nothing is free again by itself: no record names it.)
       if (!existed) this.removePortEntries(ifindex);
       throw err;
     }
@@ -309,13 +416,123 @@ export class OverlayTables {
     for (const i of ifindexes) this.removePortEntries(i);
   }
 
-  /** Every entry of a port: its port, transmit slot, source entries and counters. */
+  /** Every entry of a port: its port, transmit slot and source entries; its counter slot is free again. */
   private removePortEntries(ifindex: number): void {
     const key = portMapKey(ifindex);
     this.map.xdpnet_ports.delete(key);
     if (ifindex !== this.parts.underlayIfindex) this.map.xdpnet_tx_ports.delete(key);
     this.removeSrc(ifindex);
-    this.stats?.delete(key);
+    this.records().delete(ifindex);
+    this.copyPortToFdb(ifindex, undefined);
+  }
+
+  // ------------------------------------------------------------------ what port entries carry beyond their values
+
+  /** The port records (see portRecords), built by walking xdpnet_ports if no list() has yet. */
+  private records(): Map<number, PortRecord> {
+    if (!this.portRecords) {
+      this.portRecords = new Map();
+      for (const e of rawEntries(this.map.xdpnet_ports)) {
+        this.portRecords.set(decode(u32, e.key), { vni: portVniOf(e.value), slot: portExtrasOf(e.value).statsSlot });
+      }
+    }
+    return this.portRecords;
+  }
+
+  /**
+   * A counter slot no port entry names, zeroed on every CPU; undefined when
+   * every slot is taken (or there is no counter map: 0, nothing counted).
+   */
+  private allocSlot(): number | undefined {
+    if (!this.stats) return 0;
+    const slots = this.stats.info.maxEntries;
+    const used = new Set([...this.records().values()].map((r) => r.slot));
+    for (let i = 0; i < slots - 1; i++) {
+      const slot = 1 + ((this.slotCursor - 1 + i) % (slots - 1));
+      if (used.has(slot)) continue;
+      this.slotCursor = slot + 1 >= slots ? 1 : slot + 1;
+      this.zeroSlot(slot);
+      return slot;
+    }
+    return undefined;
+  }
+
+  private zeroSlot(slot: number): void {
+    this.stats?.update(encode(u32, slot), Buffer.alloc(this.stats.valueBufferSize));
+  }
+
+  /** Gives every port of network `vni` the network's state as xdpnet_networks now has it (undefined: gone). */
+  private setPortNetworks(vni: number, network: PortNetwork | undefined): void {
+    for (const [ifindex, record] of this.records()) {
+      if (record.vni !== vni) continue;
+      const key = portMapKey(ifindex);
+      const current = this.map.xdpnet_ports.lookup(key);
+      if (!current) continue;
+      const value = withPortExtras(current, { statsSlot: portExtrasOf(current).statsSlot, network });
+      if (value.equals(current)) continue;
+      this.write({ map: 'xdpnet_ports', key, value });
+      this.copyPortToFdb(ifindex, value);
+    }
+  }
+
+  // ------------------------------------------------------------------ the local MACs' copies of their ports
+
+  private fdbIndex(): NonNullable<OverlayTables['localFdb']> {
+    if (!this.localFdb) {
+      this.localFdb = { byIfindex: new Map(), ifindexOf: new Map() };
+      for (const e of rawEntries(this.map.xdpnet_fdb)) this.indexFdb(e.key, fdbLocalIfindexOf(e.value));
+    }
+    return this.localFdb;
+  }
+
+  /** Records that the fdb entry `key` is a local MAC on `ifindex` (undefined: it is not, or gone). */
+  private indexFdb(key: Buffer, ifindex: number | undefined): void {
+    const index = this.fdbIndex();
+    const k = hex(key);
+    const before = index.ifindexOf.get(k);
+    if (before !== undefined && before !== ifindex) {
+      index.byIfindex.get(before)?.delete(k);
+      index.ifindexOf.delete(k);
+    }
+    if (ifindex === undefined) return;
+    index.ifindexOf.set(k, ifindex);
+    let keys = index.byIfindex.get(ifindex);
+    if (!keys) index.byIfindex.set(ifindex, (keys = new Map()));
+    keys.set(k, Buffer.from(key));
+  }
+
+  /** Gives every local MAC on `ifindex` its copy of `port` (the port entry now there; undefined: none). */
+  private copyPortToFdb(ifindex: number, port: Buffer | undefined): void {
+    for (const key of [...(this.fdbIndex().byIfindex.get(ifindex)?.values() ?? [])]) {
+      const current = this.map.xdpnet_fdb.lookup(key);
+      if (!current || fdbLocalIfindexOf(current) !== ifindex) {
+        this.indexFdb(key, current ? fdbLocalIfindexOf(current) : undefined);
+        continue;
+      }
+      const value = withFdbPort(key, current, port);
+      if (!value.equals(current)) this.write({ map: 'xdpnet_fdb', key, value });
+    }
+  }
+
+  /**
+   * Rebuilds the index from `entries` (all of xdpnet_fdb) and puts right each
+   * local MAC's copy of its port: only a daemon stopped between two writes
+   * leaves one wrong.
+   */
+  private repairFdbCopies(entries: RawEntry[]): void {
+    this.localFdb = { byIfindex: new Map(), ifindexOf: new Map() };
+    const ports = new Map<number, Buffer | undefined>();
+    for (const e of entries) {
+      const ifindex = fdbLocalIfindexOf(e.value);
+      this.indexFdb(e.key, ifindex);
+      if (ifindex === undefined) continue;
+      if (!ports.has(ifindex)) ports.set(ifindex, this.map.xdpnet_ports.lookup(portMapKey(ifindex)));
+      const value = withFdbPort(e.key, e.value, ports.get(ifindex));
+      if (value.equals(e.value)) continue;
+      this.parts.logger.warn({ ifindex }, 'local MAC whose fdb entry has a stale copy of its port: rewritten');
+      this.write({ map: 'xdpnet_fdb', key: e.key, value });
+      e.value = value;
+    }
   }
 
   private removeSrc(ifindex: number): void {

@@ -2,13 +2,13 @@
 // as totals per port UUID, read from the maps the daemon pins under its bpffs
 // root:
 //
-//   <root>/xdpnet_ports        ifindex -> port_info, which carries the port UUID
-//   <root>/xdpnet_port_stats   ifindex -> port_stats, one slot per possible CPU
+//   <root>/xdpnet_ports        ifindex -> port_info, which carries the port
+//                              UUID and the port's counter slot
+//   <root>/xdpnet_port_stats   slot -> port_stats, one value per possible CPU
 //
-// Every port in xdpnet_ports is reported. One without a stats entry has
-// counted nothing yet (the programs create the entry on first use, and the
-// daemon deletes it when it adds or removes the port): zeros. A stats entry
-// whose ifindex is in no port is what a removed port left behind: ignored.
+// Every port in xdpnet_ports is reported, from its slot (the daemon zeroes a
+// slot when it gives it to a port). A port with slot 0 is not counted: zeros.
+// Slots no port names are what removed ports left behind: never read.
 //
 // The two maps are read one after the other, not atomically; the programs
 // keep counting meanwhile, so a reading is a moment's view, never a sum of
@@ -99,12 +99,15 @@ export function readPortCounters(bpffsRoot: string): Map<Uuid, PortCounterTotals
   try {
     statsRaw = openPinned(bpffsRoot, PORT_STATS_MAP_NAME);
     const ports: [number, PortInfo][] = [...new TypedMap(portsRaw, u32, portInfo).entries()];
-    const stats = new Map<number, PortCounterTotals>();
-    for (const [ifindex, perCpu] of new PerCpuMap(statsRaw, u32, portStats).entries()) stats.set(ifindex, sum(perCpu));
+    const stats = new PerCpuMap(statsRaw, u32, portStats);
+    const slots = statsRaw.info.maxEntries;
 
     const totals = new Map<Uuid, PortCounterTotals>();
-    for (const [ifindex, port] of ports) {
-      const counted = stats.get(ifindex) ?? ZERO_PORT_COUNTERS;
+    for (const [, port] of ports) {
+      const slot = port.stats_slot;
+      // One lookup per port: the array has a slot for every port there could be.
+      const perCpu = slot > 0 && slot < slots ? stats.get(slot) : undefined;
+      const counted = perCpu ? sum(perCpu) : ZERO_PORT_COUNTERS;
       // Two interfaces carry one port only while the daemon moves it from one
       // to the other: both counted its traffic.
       const earlier = totals.get(port.port_id);

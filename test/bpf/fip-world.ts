@@ -279,6 +279,8 @@ function computeWrites(c2: string, ifindex: (n: 'c2' | 'cul') => number) {
         { interfaceName: c2 },
         { portId: PORT_ID(21), vni: GREEN, macAddress: VM.g2.mac, ipAddresses: [VM.g2.ip], portSecurityEnabled: true, allowedAddressPairs: [], adminStateUp: true },
         byName,
+        // A counter slot of its own, as the daemon gives every port (computeTx reads it).
+        { statsSlot: 1, network: undefined },
       );
       return [...p.portSrc, p.txPort, p.port];
     })(),

@@ -12,6 +12,7 @@ import {
   FIP_IN_MAP_NAME,
   FIP_OUT_MAP_NAME,
   PORT_STATS_MAP_NAME,
+  PORT_STATS_SLOTS,
   SNAT_CT_MAP_NAME,
   SNAT_MAP_NAME,
   fipIn,
@@ -46,7 +47,7 @@ describePrivileged('struct layouts shared by C and TypeScript', ['bpf'], () => {
 
   // The map the codec is read through: the codec alone would not notice a
   // change of map type (per-CPU or not) or a capacity below the port table's.
-  it(`${PORT_STATS_MAP_NAME} is the same per-CPU hash, as large as xdpnet_ports, in every object that counts ports`, async () => {
+  it(`${PORT_STATS_MAP_NAME} is the same per-CPU array, a slot per port xdpnet_ports holds and slot 0, in every object that counts ports`, async () => {
     const counting = objects.filter((o) => describeBtf(join(BUILD, o)).structs['port_stats']);
     expect(counting).toEqual(expect.arrayContaining(['tc_flood.bpf.o', 'xdp_port.bpf.o', 'xdp_underlay.bpf.o']));
     for (const o of counting) {
@@ -55,7 +56,8 @@ describePrivileged('struct layouts shared by C and TypeScript', ['bpf'], () => {
         const maps = obj.maps();
         const stats = maps.find((m) => m.name === PORT_STATS_MAP_NAME);
         const ports = maps.find((m) => m.name === 'xdpnet_ports');
-        expect(stats, o).toMatchObject({ type: MapType.PERCPU_HASH, keySize: 4, valueSize: portStats.size, maxEntries: ports?.maxEntries });
+        expect(stats, o).toMatchObject({ type: MapType.PERCPU_ARRAY, keySize: 4, valueSize: portStats.size, maxEntries: PORT_STATS_SLOTS });
+        expect(PORT_STATS_SLOTS, o).toBe((ports?.maxEntries ?? 0) + 1);
       } finally {
         obj.close();
       }

@@ -21,10 +21,7 @@ import {
   decodeLocalPorts,
   decodeNetwork,
   encodeArp,
-  encodeFdb,
   encodeFlood,
-  encodeLocalPort,
-  encodeNetwork,
   txPortWrite,
 } from '../../src/dataplane/overlay-encode.js';
 import { canonicalJson } from '../../src/reconciler/canonical.js';
@@ -32,7 +29,7 @@ import type { TableKey, TableName, TableValue } from '../../src/reconciler/table
 import { objectPath, packetTable } from '../helpers/bpf.js';
 import { eth } from '../helpers/frames.js';
 import { describePrivileged } from '../helpers/privileged.js';
-import { BROADCAST, MAC, NEXTHOP_MAC, OVERLAY_LOAD, R2, RED, UNDERLAY_MAC, encapsulated, useOverlayPorts } from './overlay-world.js';
+import { BROADCAST, MAC, NEXTHOP_MAC, OVERLAY_LOAD, R2, RED, UNDERLAY_MAC, daemonOverlayWrites, encapsulated, useOverlayPorts } from './overlay-world.js';
 
 const NETWORK_ID = '0b3c1a52-6f0e-4d7e-9a55-2c1d1e4f9a01';
 const P1_ID = '7f000000-0000-4000-8000-000000000001';
@@ -66,8 +63,17 @@ function tables(p1: string, p2: string): World {
         },
       },
       {
+        // More fixed IPs than its port entry holds (4): the last one, in string order, goes to the trie.
         key: { interfaceName: p2 },
-        value: { portId: P2_ID, vni: RED, macAddress: MAC.m2, ipAddresses: ['10.0.0.12'], portSecurityEnabled: true, allowedAddressPairs: [], adminStateUp: true },
+        value: {
+          portId: P2_ID,
+          vni: RED,
+          macAddress: MAC.m2,
+          ipAddresses: ['10.0.0.12', '10.0.2.1', '10.0.2.2', '10.0.2.3', '10.0.2.4'],
+          portSecurityEnabled: true,
+          allowedAddressPairs: [],
+          adminStateUp: true,
+        },
       },
     ].sort((a, b) => (a.key.interfaceName < b.key.interfaceName ? -1 : 1)),
     fdb: [
@@ -111,14 +117,10 @@ describePrivileged('overlay-encode against xdp_port', ['bpf', 'netns'], () => {
   function install(obj: LoadedObject): void {
     const w = world();
     const writes: MapWrite[] = [
-      ...w.networks.map((e) => encodeNetwork(e.key, e.value)),
       ...w.arp.map((e) => encodeArp(e.key, e.value)),
-      ...w.fdb.map((e) => encodeFdb(e.key, e.value, sysIfindex)),
       ...w.floodList.map((e) => encodeFlood(e.key, e.value, sysIfindex)),
-      ...w.localPorts.flatMap((e) => {
-        const p = encodeLocalPort(e.key, e.value, sysIfindex);
-        return [...p.portSrc, p.txPort, p.port];
-      }),
+      // With what the daemon adds: counter slots, the network's state in the ports, the ports' in their MACs.
+      ...daemonOverlayWrites(w, sysIfindex),
       txPortWrite(ifx('ul')),
     ];
     for (const write of writes) {
@@ -181,6 +183,24 @@ describePrivileged('overlay-encode against xdp_port', ['bpf', 'netns'], () => {
         expect: { action: 'TX', reason: 'FWD_ARP_REPLY', frame: arpReply(P1, '10.0.0.21', MAC.r1) },
       },
       {
+        name: 'from a fixed IP in the port entry (its fourth): redirected',
+        frame: udp(MAC.m2, '10.0.2.3', MAC.m1, '10.0.0.11'),
+        ingressIfindex: () => ifx('p2'),
+        expect: { action: 'REDIRECT', reason: 'FWD_LOCAL' },
+      },
+      {
+        name: 'from a fixed IP beyond the port entry’s four (in the trie): redirected',
+        frame: udp(MAC.m2, '10.0.2.4', MAC.m1, '10.0.0.11'),
+        ingressIfindex: () => ifx('p2'),
+        expect: { action: 'REDIRECT', reason: 'FWD_LOCAL' },
+      },
+      {
+        name: 'spoofed source IPv4 from the port with five fixed IPs: dropped',
+        frame: udp(MAC.m2, '10.0.2.5', MAC.m1, '10.0.0.11'),
+        ingressIfindex: () => ifx('p2'),
+        expect: { action: 'DROP', reason: 'DROP_SPOOFED_IP' },
+      },
+      {
         name: 'spoofed source IPv4: dropped',
         frame: udp(MAC.m1, '10.0.0.12', MAC.m2, '10.0.0.12'),
         ingressIfindex: () => ifx('p1'),
@@ -235,9 +255,10 @@ describePrivileged('overlay-encode against xdp_port', ['bpf', 'netns'], () => {
       expect(byKey(dump('xdpnet_arp').map((e) => decodeArp(e)))).toEqual(byKey(w.arp));
       expect(byKey(dump('xdpnet_flood').map((e) => decodeFlood(e, nameOf)))).toEqual(byKey(w.floodList));
       // xdpnet_ports also holds nothing but the two ports; the LPM trie returns its keys in its own order.
+      // It holds p1's pair and p2's fifth fixed IP: the other fixed IPs are in the port entries.
       const ports = dump('xdpnet_ports');
       const src = dump('xdpnet_port_src');
-      expect(src).toHaveLength(3);
+      expect(src).toHaveLength(2);
       expect(decodeLocalPorts(ports, src, ctx).map((e) => canonicalJson(e))).toEqual(w.localPorts.map((e) => canonicalJson(e)));
     });
   });

@@ -10,7 +10,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type LoadedObject, REASON_MAP_NAME, loadObject, readReasonCounters } from '../../src/dataplane/index.js';
 import { u32 } from '../../src/dataplane/codec.js';
-import { type FloodList, NETWORK_F_ADMIN_UP, PORT_F_ADMIN_UP, PORT_F_PORT_SECURITY, floodList, networkInfo, portInfo } from '../../src/dataplane/layouts.js';
+import { type FloodList, NETWORK_F_ADMIN_UP, PORT_F_PORT_SECURITY, floodList } from '../../src/dataplane/layouts.js';
 import { deleteMapEntries, objectPath, setMapEntries } from '../helpers/bpf.js';
 import { eth } from '../helpers/frames.js';
 import { tsharkAvailable, tsharkDecode, tsharkField } from '../helpers/pcap.js';
@@ -41,7 +41,11 @@ import {
   redFloodList,
   useCaptures,
   useOverlayPorts,
+  setWorldNetwork,
+  setWorldPort,
   testId,
+  WORLD_NETWORKS,
+  worldPortInfo,
 } from './overlay-world.js';
 
 const TC_ACT_OK = 0;
@@ -196,8 +200,8 @@ describePrivileged('tc_flood', ['bpf', 'netns'], () => {
       name: 'port: would exceed the underlay MTU once encapsulated: no copies at all',
       program: 'tc_port_flood',
       frame: eth({ src: LO.mac, dst: BROADCAST }).ipv4({ src: LO.ip, dst: '10.0.0.255' }).udp({ sport: 1, dport: 2 }).payload(1451 - 28).build(),
-      setup: (o) => setMapEntries(o, 'xdpnet_networks', u32, networkInfo, [[RED, { mtu: 9000, flags: NETWORK_F_ADMIN_UP, network_id: testId(RED) }]]),
-      undo: (o) => setMapEntries(o, 'xdpnet_networks', u32, networkInfo, [[RED, { mtu: NETWORK_MTU, flags: NETWORK_F_ADMIN_UP, network_id: testId(RED) }]]),
+      setup: (o) => setWorldNetwork(o, ifx, RED, { mtu: 9000, flags: NETWORK_F_ADMIN_UP, network_id: testId(RED) }),
+      undo: (o) => setWorldNetwork(o, ifx, RED, WORLD_NETWORKS.get(RED)),
       verdict: TC_ACT_SHOT,
       reason: 'DROP_EXCEEDS_UNDERLAY_MTU',
       copies: {},
@@ -216,9 +220,8 @@ describePrivileged('tc_flood', ['bpf', 'netns'], () => {
       name: 'port: the sending port is down',
       program: 'tc_port_flood',
       frame: arp,
-      setup: (o) => setMapEntries(o, 'xdpnet_ports', u32, portInfo, [[LO_IFINDEX, { vni: RED, mac: MAC.m0, flags: PORT_F_PORT_SECURITY, pad: 0, port_id: testId(100) }]]),
-      undo: (o) =>
-        setMapEntries(o, 'xdpnet_ports', u32, portInfo, [[LO_IFINDEX, { vni: RED, mac: MAC.m0, flags: PORT_F_ADMIN_UP | PORT_F_PORT_SECURITY, pad: 0, port_id: testId(100) }]]),
+      setup: (o) => setWorldPort(o, ifx, 'lo', worldPortInfo('lo', { flags: PORT_F_PORT_SECURITY })),
+      undo: (o) => setWorldPort(o, ifx, 'lo', worldPortInfo('lo')),
       verdict: TC_ACT_SHOT,
       reason: 'DROP_PORT_DOWN',
       copies: {},

@@ -15,9 +15,21 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { BpfLink } from '../../src/dataplane/index.js';
 import { u32, decode, encode } from '../../src/dataplane/codec.js';
-import { portSrcKey } from '../../src/dataplane/layouts.js';
+import { PerCpuMap } from '../../src/dataplane/maps.js';
+import {
+  PORT_F_ADMIN_UP,
+  PORT_F_PORT_SECURITY,
+  PORT_NET_F_PRESENT,
+  PORT_STATS_MAP_NAME,
+  PORT_STATS_SLOTS,
+  type PortInfo,
+  fdbEntry,
+  portInfo,
+  portSrcKey,
+  portStats,
+} from '../../src/dataplane/layouts.js';
 import { NodeDataplane } from '../../src/dataplane/node.js';
-import { encodeLocalPort } from '../../src/dataplane/overlay-encode.js';
+import { encodeLocalPort, fdbMapKey, portExtrasOf, withFdbPort, withPortExtras } from '../../src/dataplane/overlay-encode.js';
 import { type NexthopSink, OverlayTables, goneName } from '../../src/dataplane/overlay-tables.js';
 import { RouterTables } from '../../src/dataplane/router-tables.js';
 import { BpfTables } from '../../src/dataplane/tables.js';
@@ -34,6 +46,7 @@ const RED = 100;
 const NETWORK_ID = '0b3c1a52-6f0e-4d7e-9a55-2c1d1e4f9a01';
 const ROUTER_ID = '5d2a7c4e-0b8f-4a3c-9e1d-2f3a4b5c6d7e';
 const portId = (n: number) => `7f000000-0000-4000-8000-00000000000${n}`;
+const PAIR = [{ cidr: '192.168.60.0/28', macAddress: '02:00:00:00:0a:0b' }];
 const mac = (n: number) => `02:00:00:00:01:0${n}`;
 type Short = 'p1' | 'p2' | 'p3' | 'p4';
 
@@ -105,7 +118,7 @@ describePrivileged('BpfTables: the overlay tables on a real kernel', ['bpf', 'ne
       floodList: [{ key: { vni: RED }, value: { remoteVteps: [R2, R3], localInterfaces: [p1, p2].sort() } }],
       localPorts: [
         { key: { interfaceName: p1 }, value: portValue(1, ['10.0.0.11'], [{ cidr: '192.168.50.0/28', macAddress: '02:00:00:00:0a:0a' }]) },
-        { key: { interfaceName: p2 }, value: portValue(2, ['10.0.0.12']) },
+        { key: { interfaceName: p2 }, value: portValue(2, ['10.0.0.12'], PAIR) },
       ],
     };
   }
@@ -118,6 +131,24 @@ describePrivileged('BpfTables: the overlay tables on a real kernel', ['bpf', 'ne
   const mapKeys = (map: string): Buffer[] => [...node.maps.require(map).keys()].map((k) => Buffer.from(k));
   const hasU32Key = (map: string, ifindex: number): boolean => mapKeys(map).some((k) => decode(u32, k) === ifindex);
   const srcKeysOf = (ifindex: number): Buffer[] => mapKeys('xdpnet_port_src').filter((k) => portSrcKey.decode(k).ifindex === ifindex);
+  /** A local MAC's copy of its port (overlay_maps.h fdb_entry.port_*). */
+  const fdbCopy = (vni: number, macAddress: string) => {
+    const e = fdbEntry.decode(node.maps.require('xdpnet_fdb').lookup(fdbMapKey({ vni, macAddress }))!);
+    return { present: e.port_present, slot: e.port_stats_slot, flags: e.port_flags, netFlags: e.port_net_flags };
+  };
+  /** What a local MAC on `ifindex` must carry of the port there. */
+  const copyOf = (ifindex: number) => {
+    const p = portEntry(ifindex);
+    return { present: 1, slot: p.stats_slot, flags: p.flags, netFlags: p.net_flags };
+  };
+  const portEntry = (ifindex: number): PortInfo => portInfo.decode(node.maps.require('xdpnet_ports').lookup(encode(u32, ifindex))!);
+  const portExtras = (ifindex: number) => portExtrasOf(node.maps.require('xdpnet_ports').lookup(encode(u32, ifindex))!);
+  const stats = () => new PerCpuMap(node.maps.require(PORT_STATS_MAP_NAME), u32, portStats);
+  const setCounters = (slot: number, n: bigint) =>
+    stats().setAll(slot, { rx_packets: n, rx_bytes: n, tx_packets: n, tx_bytes: n, dropped_packets: n });
+  /** Every counter of a slot, all CPUs, added up. */
+  const countersOf = (slot: number): bigint =>
+    (stats().get(slot) ?? []).reduce((t, c) => t + c.rx_packets + c.rx_bytes + c.tx_packets + c.tx_bytes + c.dropped_packets, 0n);
   const linkOf = (file: string) => {
     const link = BpfLink.openPinned(join(root(), 'links', file));
     try {
@@ -133,6 +164,10 @@ describePrivileged('BpfTables: the overlay tables on a real kernel', ['bpf', 'ne
     for (const table of TABLES) {
       expect(canonical(table, await tables.list(table)), table).toEqual(canonical(table, w[table] as Sample<typeof table>[]));
     }
+    // Each local MAC carries its port's state.
+    expect(fdbCopy(RED, mac(1))).toEqual(copyOf(ifindexOf(name('p1'))));
+    expect(fdbCopy(RED, mac(2))).toEqual(copyOf(ifindexOf(name('p2'))));
+    expect(fdbCopy(RED, mac(1)).slot).not.toBe(fdbCopy(RED, mac(2)).slot);
     // Next hops are wanted for every VTEP a flood list names; a full list keeps only those.
     expect(sink.wanted).toContainEqual([R2, R3]);
     expect(sink.retained.at(-1)).toEqual([R2, R3]);
@@ -147,7 +182,7 @@ describePrivileged('BpfTables: the overlay tables on a real kernel', ['bpf', 'ne
     ).rejects.toMatchObject({ code: 'UNIMPLEMENTED' });
   });
 
-  it('a port upsert attaches both programs; again, it changes nothing; an update drops stale source entries and resets the counters', async () => {
+  it('a port upsert attaches both programs; again, it changes nothing; an update drops stale source entries and counts from zero', async () => {
     const p1 = name('p1');
     const ifx = ifindexOf(p1);
     expect(xdpProgName(p1)).toBe('xdp_port');
@@ -162,16 +197,24 @@ describePrivileged('BpfTables: the overlay tables on a real kernel', ['bpf', 'ne
     expect(linkOf(`tc_${p1}`)).toEqual(tc);
     expect(linkOf(`xdp_${p1}`)).toEqual(xdp);
 
-    // The counters the programs keep for the port (zeroed for every CPU here) go on every upsert.
-    const stats = node.maps.requireShared('xdpnet_port_stats');
-    stats.update(encode(u32, ifx), Buffer.alloc(stats.valueBufferSize));
-    expect(hasU32Key('xdpnet_port_stats', ifx)).toBe(true);
-    // Two source entries (fixed IP, pair) become one (a new fixed IP, no pair).
-    expect(srcKeysOf(ifx)).toHaveLength(2);
+    // The port counts in a slot of its own; what it has counted so far (7 on every CPU here) goes on every upsert.
+    const before = portExtras(ifx);
+    expect(before.statsSlot).toBeGreaterThan(0);
+    setCounters(before.statsSlot, 7n);
+    expect(countersOf(before.statsSlot)).not.toBe(0n);
+    // The fixed IP is in the port entry, the pair in the trie; after the update the new fixed IP is too, and the trie holds nothing of it.
+    expect(portEntry(ifx).fixed_ip.slice(0, portEntry(ifx).fixed_ip_count)).toEqual(['10.0.0.11']);
+    expect(srcKeysOf(ifx).map((k) => portSrcKey.decode(k).ip)).toEqual(['192.168.50.0']);
     const changed = portValue(1, ['10.0.0.99']);
     await tables.upsert('localPorts', { interfaceName: p1 }, changed);
-    expect(srcKeysOf(ifx).map((k) => portSrcKey.decode(k).ip)).toEqual(['10.0.0.99']);
-    expect(hasU32Key('xdpnet_port_stats', ifx)).toBe(false);
+    expect(srcKeysOf(ifx)).toHaveLength(0);
+    expect(portEntry(ifx)).toMatchObject({ fixed_ip_count: 1, fixed_ip: ['10.0.0.99', '0.0.0.0', '0.0.0.0', '0.0.0.0'], flags: PORT_F_ADMIN_UP | PORT_F_PORT_SECURITY });
+    const after = portExtras(ifx);
+    expect(after.statsSlot).not.toBe(before.statsSlot);
+    expect(countersOf(after.statsSlot)).toBe(0n);
+    expect(after.network).toEqual({ mtu: 1450, adminStateUp: true });
+    // The port's MAC delivers into it with its state as it is now: the new slot.
+    expect(fdbCopy(RED, mac(1))).toEqual(copyOf(ifx));
     const listed = (await tables.list('localPorts')).find((e) => e.key.interfaceName === p1);
     expect(canonicalJson(listed?.value)).toBe(canonicalJson(changed));
     await tables.upsert('localPorts', { interfaceName: p1 }, value);
@@ -197,6 +240,8 @@ describePrivileged('BpfTables: the overlay tables on a real kernel', ['bpf', 'ne
     expect(hasU32Key('xdpnet_ports', ifx)).toBe(false);
     expect(hasU32Key('xdpnet_tx_ports', ifx)).toBe(false);
     expect(srcKeysOf(ifx)).toHaveLength(0);
+    // Its MAC's entry stays (the fdb table's), without a port to deliver into.
+    expect(fdbCopy(RED, mac(2))).toEqual({ present: 0, slot: 0, flags: 0, netFlags: 0 });
     expect((await tables.list('localPorts')).map((e) => e.key.interfaceName)).toEqual([name('p1')]);
     await tables.delete('localPorts', { interfaceName: p2 });
     // The underlay's transmit slot is the node's: untouched.
@@ -249,13 +294,91 @@ describePrivileged('BpfTables: the overlay tables on a real kernel', ['bpf', 'ne
     const p4 = name('p4');
     const ifx = ifindexOf(p4);
     // As a crash half-way through an upsert could leave it: entries, no programs.
-    const w = encodeLocalPort({ interfaceName: p4 }, portValue(4, ['10.0.0.14']), () => ifx);
+    const w = encodeLocalPort({ interfaceName: p4 }, portValue(4, ['10.0.0.14'], PAIR), () => ifx, { statsSlot: 4000, network: undefined });
     for (const write of [...w.portSrc, w.txPort, w.port]) node.maps.require(write.map).update(write.key, write.value);
     expect(hasU32Key('xdpnet_ports', ifx)).toBe(true);
     expect((await tables.list('localPorts')).map((e) => e.key.interfaceName)).not.toContain(p4);
     expect(hasU32Key('xdpnet_ports', ifx)).toBe(false);
     expect(hasU32Key('xdpnet_tx_ports', ifx)).toBe(false);
     expect(srcKeysOf(ifx)).toHaveLength(0);
+  });
+
+  it('a network written or deleted is copied into the entry of each of its ports, and nothing else changes', async () => {
+    // p1 and p3 are the red ports by now.
+    const [p1, p2] = [name('p1'), name('p3')].map(ifindexOf) as [number, number];
+    const ports = canonical('localPorts', await tables.list('localPorts'));
+    const slots = [portExtras(p1).statsSlot, portExtras(p2).statsSlot];
+    const red = world().networks[0]!;
+    await tables.upsert('networks', red.key, { ...red.value, mtu: 1400, adminStateUp: false });
+    expect([portExtras(p1), portExtras(p2)].map((e) => e.network)).toEqual([
+      { mtu: 1400, adminStateUp: false },
+      { mtu: 1400, adminStateUp: false },
+    ]);
+    expect(fdbCopy(RED, mac(1))).toEqual(copyOf(p1));
+    expect(fdbCopy(RED, mac(1)).netFlags).toBe(PORT_NET_F_PRESENT);
+    await tables.delete('networks', red.key);
+    expect([portExtras(p1), portExtras(p2)].map((e) => e.network)).toEqual([undefined, undefined]);
+    await tables.upsert('networks', red.key, red.value);
+    expect([portExtras(p1), portExtras(p2)].map((e) => e.network)).toEqual([
+      { mtu: 1450, adminStateUp: true },
+      { mtu: 1450, adminStateUp: true },
+    ]);
+    // The counters went on in the same slots; the ports read back as they were.
+    expect([portExtras(p1).statsSlot, portExtras(p2).statsSlot]).toEqual(slots);
+    expect(fdbCopy(RED, mac(1))).toEqual(copyOf(p1));
+    expect(canonical('localPorts', await tables.list('localPorts'))).toEqual(ports);
+  });
+
+  it('list puts right a port entry with a stale network state, or another port’s counter slot', async () => {
+    const [p1, p2] = [name('p1'), name('p3')].map(ifindexOf) as [number, number];
+    const ports = canonical('localPorts', await tables.list('localPorts'));
+    const map = node.maps.require('xdpnet_ports');
+    const good = map.lookup(encode(u32, p2))!;
+    // As a daemon stopped half-way could leave it: p3 with the network down and p1's slot.
+    map.update(encode(u32, p2), withPortExtras(good, { statsSlot: portExtras(p1).statsSlot, network: { mtu: 1450, adminStateUp: false } }));
+    expect(canonical('localPorts', await tables.list('localPorts'))).toEqual(ports);
+    expect(portExtras(p2).network).toEqual({ mtu: 1450, adminStateUp: true });
+    expect(portExtras(p2).statsSlot).not.toBe(portExtras(p1).statsSlot);
+    expect(portExtras(p2).statsSlot).toBeGreaterThan(0);
+  });
+
+  it('list puts right a local MAC’s stale copy of its port', async () => {
+    const p1 = ifindexOf(name('p1'));
+    const fdbMap = node.maps.require('xdpnet_fdb');
+    const key = fdbMapKey({ vni: RED, macAddress: mac(1) });
+    const good = Buffer.from(fdbMap.lookup(key)!);
+    fdbMap.update(key, withFdbPort(key, good, undefined));
+    expect(fdbCopy(RED, mac(1)).present).toBe(0);
+    const listed = (await tables.list('fdb')).find((e) => e.key.vni === RED && e.key.macAddress === mac(1));
+    expect(listed?.value).toEqual({ location: { kind: 'local', interfaceName: name('p1') } });
+    expect(fdbCopy(RED, mac(1))).toEqual(copyOf(p1));
+  });
+
+  it('a port that moves to another network on its interface: its old network’s MACs stop being delivered into it', async () => {
+    const p3 = name('p3');
+    const ifx = ifindexOf(p3);
+    const BLUE = 200;
+    // A blue MAC that once lived on p3 (the fdb table says so until the reconciler catches up).
+    await tables.upsert('networks', { vni: BLUE }, { networkId: NETWORK_ID.replace(/1$/, '2'), mtu: 1450, adminStateUp: true });
+    await tables.upsert('fdb', { vni: BLUE, macAddress: mac(3) }, { location: { kind: 'local', interfaceName: p3 } });
+    expect(fdbCopy(BLUE, mac(3)).present).toBe(0); // p3 is red
+    expect(fdbCopy(RED, mac(3))).toEqual(copyOf(ifx));
+    await tables.upsert('localPorts', { interfaceName: p3 }, { ...portValue(3, ['10.0.0.13']), vni: BLUE });
+    expect(fdbCopy(RED, mac(3)).present).toBe(0);
+    expect(fdbCopy(BLUE, mac(3))).toEqual(copyOf(ifx));
+    // And back, as the world had it.
+    await tables.upsert('localPorts', { interfaceName: p3 }, portValue(3, ['10.0.0.13']));
+    await tables.delete('fdb', { vni: BLUE, macAddress: mac(3) });
+    await tables.delete('networks', { vni: BLUE });
+    expect(fdbCopy(RED, mac(3))).toEqual(copyOf(ifx));
+  });
+
+  it('every port has a counter slot of its own, inside the counter map', async () => {
+    const slots = [...node.maps.require('xdpnet_ports').entries()].map(([, v]) => portExtrasOf(Buffer.from(v)).statsSlot);
+    expect(slots.length).toBeGreaterThan(1);
+    expect(new Set(slots).size).toBe(slots.length);
+    expect(slots.every((s) => s > 0 && s < PORT_STATS_SLOTS)).toBe(true);
+    expect(node.maps.require(PORT_STATS_MAP_NAME).info.maxEntries).toBe(PORT_STATS_SLOTS);
   });
 
   it('a restarted dataplane lists the same tables over the same links', async () => {

@@ -24,10 +24,13 @@ import {
   FDB_REMOTE,
   FDB_ROUTER,
   NETWORK_F_ADMIN_UP,
+  PORT_FIXED_IPS,
   PORT_F_ADMIN_UP,
   PORT_F_PORT_SECURITY,
+  PORT_F_SRC_LPM,
+  PORT_NET_F_ADMIN_UP,
+  PORT_NET_F_PRESENT,
   PORT_SRC_ALLOWED_PAIR,
-  PORT_SRC_FIXED_IP,
   PORT_SRC_PREFIX_BITS,
   arpEntry,
   arpKey,
@@ -41,9 +44,13 @@ import {
   vtepNexthop,
   type FdbEntry,
   type FloodList,
+  type NetworkInfo,
+  type PortInfo,
 } from '../../src/dataplane/layouts.js';
+import { type IfindexOf, type MapWrite, encodeFdb, encodeLocalPort, encodeNetwork, portNetworkOf } from '../../src/dataplane/overlay-encode.js';
+import type { TableKey, TableValue } from '../../src/reconciler/tables.js';
 import { eth, flowHash, hexdiff, ipv4Bytes, vxlanSourcePort } from '../helpers/frames.js';
-import { setMapEntries } from '../helpers/bpf.js';
+import { deleteMapEntries, setMapEntries } from '../helpers/bpf.js';
 import { type SpawnedProcess, useTopology, type Topology } from '../helpers/netns.js';
 
 export const VTEP_IP = '192.0.2.1';
@@ -233,8 +240,14 @@ export const OVERLAY_LOAD = {
 /** Load-time settings of xdp_underlay. */
 export const UNDERLAY_LOAD = { rodata: { vtep_ip: be32Setting(VTEP_IP) } };
 
-const local = (ifindex: number): FdbEntry => ({ kind: FDB_LOCAL, ifindex, vtep_ip: '0.0.0.0', router_id: Buffer.alloc(16) });
-const remote = (vtep: string): FdbEntry => ({ kind: FDB_REMOTE, ifindex: 0, vtep_ip: vtep, router_id: Buffer.alloc(16) });
+const NO_PORT = { port_stats_slot: 0, port_present: 0, port_flags: 0, port_net_flags: 0, pad: 0 };
+/** A local MAC's entry, with its copy of `port` (as the daemon writes it: overlay_maps.h). */
+export function localFdb(ifindex: number, port: PortInfo | undefined, vni: number): FdbEntry {
+  const copy =
+    port && port.vni === vni ? { port_stats_slot: port.stats_slot, port_present: 1, port_flags: port.flags, port_net_flags: port.net_flags } : {};
+  return { kind: FDB_LOCAL, ifindex, vtep_ip: '0.0.0.0', router_id: Buffer.alloc(16), ...NO_PORT, ...copy };
+}
+const remote = (vtep: string): FdbEntry => ({ kind: FDB_REMOTE, ifindex: 0, vtep_ip: vtep, router_id: Buffer.alloc(16), ...NO_PORT });
 const pad2 = Buffer.alloc(2);
 
 /** The red flood list: every red port of this node (lo's included), both red VTEPs with a next hop. */
@@ -244,56 +257,127 @@ export function redFloodList(ifx: (n: IfName) => number): FloodList {
   return { local_count: local_ifindex.length, remote_count: remote_vtep.length, local_ifindex, remote_vtep };
 }
 
-/** Writes the whole world into the object's maps. */
 /** A distinct UUID per number, for the ids the maps carry for the daemon (the programs ignore them). */
 export const testId = (n: number): string => `00000000-0000-4000-8000-${n.toString(16).padStart(12, '0')}`;
 
-export function installWorld(obj: LoadedObject, ifx: (n: IfName) => number): void {
-  let portNo = 0;
-  const up = PORT_F_ADMIN_UP;
-  const secured = PORT_F_ADMIN_UP | PORT_F_PORT_SECURITY;
-  setMapEntries(obj, 'xdpnet_networks', u32, networkInfo, [
-    [RED, { mtu: NETWORK_MTU, flags: NETWORK_F_ADMIN_UP, network_id: testId(RED) }],
-    [BLUE, { mtu: NETWORK_MTU, flags: NETWORK_F_ADMIN_UP, network_id: testId(BLUE) }],
-    [DOWN, { mtu: NETWORK_MTU, flags: 0, network_id: testId(DOWN) }],
-    [JUMBO, { mtu: 9000, flags: NETWORK_F_ADMIN_UP, network_id: testId(JUMBO) }],
-  ]);
-  setMapEntries(obj, 'xdpnet_ports', u32, portInfo, [
-    [LO_IFINDEX, { vni: RED, mac: MAC.m0, flags: secured, pad: 0, port_id: testId(100 + portNo++) }],
-    [ifx('p1'), { vni: RED, mac: MAC.m1, flags: secured, pad: 0, port_id: testId(100 + portNo++) }],
-    [ifx('p2'), { vni: RED, mac: MAC.m2, flags: secured, pad: 0, port_id: testId(100 + portNo++) }],
-    [ifx('p3'), { vni: BLUE, mac: MAC.m1, flags: up, pad: 0, port_id: testId(100 + portNo++) }],
-    [ifx('p4'), { vni: RED, mac: MAC.m4, flags: PORT_F_PORT_SECURITY, pad: 0, port_id: testId(100 + portNo++) }],
-    [ifx('p5'), { vni: JUMBO, mac: MAC.m5, flags: up, pad: 0, port_id: testId(100 + portNo++) }],
-    [ifx('p6'), { vni: DOWN, mac: MAC.m6, flags: up, pad: 0, port_id: testId(100 + portNo++) }],
-  ]);
+/** The world's networks, as xdpnet_networks holds them. */
+export const WORLD_NETWORKS: ReadonlyMap<number, NetworkInfo> = new Map([
+  [RED, { mtu: NETWORK_MTU, flags: NETWORK_F_ADMIN_UP, network_id: testId(RED) }],
+  [BLUE, { mtu: NETWORK_MTU, flags: NETWORK_F_ADMIN_UP, network_id: testId(BLUE) }],
+  [DOWN, { mtu: NETWORK_MTU, flags: 0, network_id: testId(DOWN) }],
+  [JUMBO, { mtu: 9000, flags: NETWORK_F_ADMIN_UP, network_id: testId(JUMBO) }],
+]);
+
+/** The port interfaces in the order their UUIDs (testId(100 + n)) and counter slots (1 + n) are numbered. */
+export const WORLD_PORT_ORDER = ['lo', ...PORT_NAMES] as const;
+export type WorldPort = (typeof WORLD_PORT_ORDER)[number];
+
+/** A port's slot in xdpnet_port_stats, as the daemon would have given it. */
+export const statsSlot = (port: WorldPort): number => 1 + WORLD_PORT_ORDER.indexOf(port);
+
+const UP = PORT_F_ADMIN_UP;
+const SECURED = PORT_F_ADMIN_UP | PORT_F_PORT_SECURITY;
+
+/** Each port: network, MAC, flags, fixed IPs (lo: a red port on lo, ifindex 1). */
+const WORLD_PORTS: Record<WorldPort, { vni: number; mac: string; flags: number; ips: string[] }> = {
+  lo: { vni: RED, mac: MAC.m0, flags: SECURED, ips: ['10.0.0.10'] },
+  p1: { vni: RED, mac: MAC.m1, flags: SECURED | PORT_F_SRC_LPM, ips: ['10.0.0.11'] },
+  p2: { vni: RED, mac: MAC.m2, flags: SECURED, ips: ['10.0.0.12'] },
+  p3: { vni: BLUE, mac: MAC.m1, flags: UP, ips: [] },
+  p4: { vni: RED, mac: MAC.m4, flags: PORT_F_PORT_SECURITY, ips: ['10.0.0.14'] },
+  p5: { vni: JUMBO, mac: MAC.m5, flags: UP, ips: [] },
+  p6: { vni: DOWN, mac: MAC.m6, flags: UP, ips: [] },
+};
+
+/** port_info.net_* for a network as xdpnet_networks has it (undefined: not there). */
+export function portNetFields(network: NetworkInfo | undefined): Pick<PortInfo, 'net_mtu' | 'net_flags'> {
+  if (!network) return { net_mtu: 0, net_flags: 0 };
+  return { net_mtu: network.mtu, net_flags: PORT_NET_F_PRESENT | (network.flags & NETWORK_F_ADMIN_UP ? PORT_NET_F_ADMIN_UP : 0) };
+}
+
+/**
+ * A world port's xdpnet_ports entry as the daemon writes it (its network's
+ * state copied in, its own counter slot), with `change` applied.
+ */
+export function worldPortInfo(port: WorldPort, change: Partial<PortInfo> = {}): PortInfo {
+  const p = WORLD_PORTS[port];
+  if (p.ips.length > PORT_FIXED_IPS) throw new Error(`${port}: more fixed IPs than port_info holds`);
+  return {
+    vni: p.vni,
+    mac: p.mac,
+    flags: p.flags,
+    fixed_ip_count: p.ips.length,
+    stats_slot: statsSlot(port),
+    ...portNetFields(WORLD_NETWORKS.get(p.vni)),
+    pad: 0,
+    fixed_ip: p.ips,
+    port_id: testId(100 + WORLD_PORT_ORDER.indexOf(port)),
+    ...change,
+  };
+}
+
+/** ifindex of a world port (lo is ifindex 1). */
+export const worldPortIfindex = (ifx: (n: IfName) => number, port: WorldPort): number => (port === 'lo' ? LO_IFINDEX : ifx(port));
+
+/** The world's fdb entry of a world port's own MAC on its network (a local MAC). */
+const ownFdb = (port: WorldPort) => ({ vni: WORLD_PORTS[port].vni, mac: WORLD_PORTS[port].mac, pad: pad2 });
+
+/**
+ * Writes a world port's entry, `info` (worldPortInfo with changes), and then,
+ * as the daemon does, its copy into the fdb entry of its MAC.
+ */
+export function setWorldPort(obj: LoadedObject, ifx: (n: IfName) => number, port: WorldPort, info: PortInfo): void {
+  const ifindex = worldPortIfindex(ifx, port);
+  setMapEntries(obj, 'xdpnet_ports', u32, portInfo, [[ifindex, info]]);
+  setMapEntries(obj, 'xdpnet_fdb', fdbKey, fdbEntry, [[ownFdb(port), localFdb(ifindex, info, WORLD_PORTS[port].vni)]]);
+}
+
+/**
+ * Writes network `vni` as given (undefined: deletes it) and then, as the
+ * daemon does, its state into each world port of it (and their MACs' copies).
+ */
+export function setWorldNetwork(obj: LoadedObject, ifx: (n: IfName) => number, vni: number, network: NetworkInfo | undefined): void {
+  if (network) setMapEntries(obj, 'xdpnet_networks', u32, networkInfo, [[vni, network]]);
+  else deleteMapEntries(obj, 'xdpnet_networks', u32, [vni]);
+  for (const p of WORLD_PORT_ORDER.filter((q) => WORLD_PORTS[q].vni === vni)) setWorldPort(obj, ifx, p, worldPortInfo(p, portNetFields(network)));
+}
+
+/**
+ * Writes the whole world into the object's maps, as the daemon does, or,
+ * with `copies: false`, as a writer that does not keep the copies
+ * (port_state.h): the ports without their networks' state, the local MACs
+ * without their ports'.
+ */
+export function installWorld(obj: LoadedObject, ifx: (n: IfName) => number, opts: { copies?: boolean } = {}): void {
+  const copies = opts.copies ?? true;
+  const portEntry = (p: WorldPort) => worldPortInfo(p, copies ? {} : portNetFields(undefined));
+  setMapEntries(obj, 'xdpnet_networks', u32, networkInfo, [...WORLD_NETWORKS]);
+  setMapEntries(obj, 'xdpnet_ports', u32, portInfo, WORLD_PORT_ORDER.map((p) => [worldPortIfindex(ifx, p), portEntry(p)] as const));
   const src = (ifindex: number, mac: string, cidr: string, kind: number) => {
     const [ip, len] = cidr.split('/') as [string, string];
     return [{ prefixlen: PORT_SRC_PREFIX_BITS + Number(len), ifindex, mac, pad: pad2, ip }, { kind }] as const;
   };
+  // The fixed IPs are in the port entries; only p1 has more sources (PORT_F_SRC_LPM).
   setMapEntries(obj, 'xdpnet_port_src', portSrcKey, portSrcValue, [
-    src(LO_IFINDEX, MAC.m0, '10.0.0.10/32', PORT_SRC_FIXED_IP),
-    src(ifx('p1'), MAC.m1, '10.0.0.11/32', PORT_SRC_FIXED_IP),
     src(ifx('p1'), MAC.m1, '10.0.1.0/24', PORT_SRC_ALLOWED_PAIR),
     src(ifx('p1'), MAC.pair, '192.168.50.0/28', PORT_SRC_ALLOWED_PAIR),
-    src(ifx('p2'), MAC.m2, '10.0.0.12/32', PORT_SRC_FIXED_IP),
-    src(ifx('p4'), MAC.m4, '10.0.0.14/32', PORT_SRC_FIXED_IP),
   ]);
+  const local = (port: WorldPort, vni: number) => localFdb(worldPortIfindex(ifx, port), copies ? portEntry(port) : undefined, vni);
   setMapEntries(obj, 'xdpnet_fdb', fdbKey, fdbEntry, [
-    [{ vni: RED, mac: MAC.m0, pad: pad2 }, local(LO_IFINDEX)],
-    [{ vni: RED, mac: MAC.m1, pad: pad2 }, local(ifx('p1'))],
-    [{ vni: RED, mac: MAC.m2, pad: pad2 }, local(ifx('p2'))],
-    [{ vni: RED, mac: MAC.m4, pad: pad2 }, local(ifx('p4'))],
+    [{ vni: RED, mac: MAC.m0, pad: pad2 }, local('lo', RED)],
+    [{ vni: RED, mac: MAC.m1, pad: pad2 }, local('p1', RED)],
+    [{ vni: RED, mac: MAC.m2, pad: pad2 }, local('p2', RED)],
+    [{ vni: RED, mac: MAC.m4, pad: pad2 }, local('p4', RED)],
     [{ vni: RED, mac: MAC.r1, pad: pad2 }, remote(R2)],
     [{ vni: RED, mac: MAC.r3, pad: pad2 }, remote(R3)],
     [{ vni: RED, mac: MAC.r9, pad: pad2 }, remote(R9)],
-    [{ vni: RED, mac: MAC.router, pad: pad2 }, { kind: FDB_ROUTER, ifindex: 0, vtep_ip: '0.0.0.0', router_id: ROUTER_ID }],
-    [{ vni: BLUE, mac: MAC.m1, pad: pad2 }, local(ifx('p3'))],
+    [{ vni: RED, mac: MAC.router, pad: pad2 }, { kind: FDB_ROUTER, ifindex: 0, vtep_ip: '0.0.0.0', router_id: ROUTER_ID, ...NO_PORT }],
+    [{ vni: BLUE, mac: MAC.m1, pad: pad2 }, local('p3', BLUE)],
     [{ vni: BLUE, mac: MAC.m2, pad: pad2 }, remote(R3)],
     [{ vni: BLUE, mac: MAC.b3, pad: pad2 }, remote(R3)],
-    [{ vni: JUMBO, mac: MAC.m5, pad: pad2 }, local(ifx('p5'))],
+    [{ vni: JUMBO, mac: MAC.m5, pad: pad2 }, local('p5', JUMBO)],
     [{ vni: JUMBO, mac: MAC.j1, pad: pad2 }, remote(R2)],
-    [{ vni: DOWN, mac: MAC.m6, pad: pad2 }, local(ifx('p6'))],
+    [{ vni: DOWN, mac: MAC.m6, pad: pad2 }, local('p6', DOWN)],
   ]);
   setMapEntries(obj, 'xdpnet_arp', arpKey, arpEntry, [
     [{ vni: RED, ip: '10.0.0.1' }, { mac: MAC.router, pad: pad2 }],
@@ -348,4 +432,24 @@ export function fromVtep(inner: Buffer, vni: number, from: string, opts: { flags
     .vxlan({ vni, ...(opts.flags === undefined ? {} : { flags: opts.flags }) })
     .payload(inner)
     .build();
+}
+
+type Entry<T extends 'networks' | 'fdb' | 'localPorts'> = { key: TableKey<T>; value: TableValue<T> };
+
+/**
+ * The xdpnet_networks, xdpnet_ports (with tx slots and sources) and xdpnet_fdb
+ * writes for these tables through the encoders, with what the daemon adds
+ * (overlay-tables.ts): each port its own counter slot (1, 2, … in order) and
+ * its network's state, each local MAC a copy of the port on its interface.
+ */
+export function daemonOverlayWrites(
+  tables: { networks: readonly Entry<'networks'>[]; fdb: readonly Entry<'fdb'>[]; localPorts: readonly Entry<'localPorts'>[] },
+  resolve: IfindexOf,
+): MapWrite[] {
+  const networks = tables.networks.map((e) => encodeNetwork(e.key, e.value));
+  const networkOf = (vni: number) => portNetworkOf(networks.find((w) => w.key.equals(codec.encode(u32, vni)))?.value);
+  const ports = tables.localPorts.map((e, i) => encodeLocalPort(e.key, e.value, resolve, { statsSlot: i + 1, network: networkOf(e.value.vni) }));
+  const portOn = (interfaceName: string) => ports.find((p) => codec.decode(u32, p.port.key) === resolve(interfaceName))?.port.value;
+  const fdb = tables.fdb.map((e) => encodeFdb(e.key, e.value, resolve, e.value.location.kind === 'local' ? portOn(e.value.location.interfaceName) : undefined));
+  return [...networks, ...fdb, ...ports.flatMap((p) => [...p.portSrc, p.txPort, p.port])];
 }

@@ -7,8 +7,8 @@
 // Each case states the verdict and the one reason counter that moves (so the
 // branch is the one the case is named after) and every port counter that
 // moves, as "<port> rx +packets/+bytes", "tx …", "dropped +n": anything
-// else that moves, or an entry created for an interface that is no port,
-// fails it.
+// else that moves, in any slot of the counter array, fails it. The world's
+// ports count in the slots overlay-world.ts gives them (statsSlot).
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -21,7 +21,7 @@ import {
   loadObject,
   readReasonCounters,
 } from '../../src/dataplane/index.js';
-import { type FloodList, PORT_F_ADMIN_UP, PORT_STATS_MAP_NAME, type PortStats, floodList, portInfo, portStats } from '../../src/dataplane/layouts.js';
+import { type FloodList, PORT_STATS_MAP_NAME, PORT_STATS_SLOTS, type PortStats, floodList, portInfo, portStats } from '../../src/dataplane/layouts.js';
 import { PortMapsNotPinnedError, ZERO_PORT_COUNTERS, readPortCounters } from '../../src/dataplane/port-counters.js';
 import { deleteMapEntries, objectPath, setMapEntries } from '../helpers/bpf.js';
 import { eth } from '../helpers/frames.js';
@@ -33,16 +33,19 @@ import {
   LO_IFINDEX,
   MAC,
   OVERLAY_LOAD,
-  PORT_NAMES,
   R2,
   R9,
   RED,
   UNDERLAY_LOAD,
+  WORLD_PORT_ORDER,
   fromVtep,
   installWorld,
   redFloodList,
+  setWorldPort,
+  statsSlot,
   testId,
   useOverlayPorts,
+  worldPortInfo,
 } from './overlay-world.js';
 
 const TC_ACT_OK = 0;
@@ -50,6 +53,8 @@ const TC_ACT_SHOT = 2;
 
 /** An ifindex no interface has: a port entry may name it, a copy to it cannot be sent. */
 const NO_SUCH_IFINDEX = 999_999;
+/** The counter slot of a port entry on NO_SUCH_IFINDEX (no world port has it). */
+const NO_SUCH_SLOT = 99;
 
 const udp = (src: string, srcIp: string, dst: string, dstIp: string, payload = 'counted') =>
   eth({ src, dst }).ipv4({ src: srcIp, dst: dstIp }).udp({ sport: 40000, dport: 5000 }).payload(payload).build();
@@ -108,11 +113,16 @@ const sum = (perCpu: readonly PortStats[]): Totals =>
     { ...ZERO_PORT_COUNTERS },
   );
 
-/** Every entry of the object's port counters, summed over CPUs, by ifindex. */
+/** Every slot of the object's port counters that counted anything, summed over CPUs, by slot. */
 function portCounters(obj: LoadedObject): Map<number, Totals> {
   const raw = obj.map(PORT_STATS_MAP_NAME);
   try {
-    return new Map([...new PerCpuMap(raw, u32, portStats).entries()].map(([ifindex, perCpu]) => [ifindex, sum(perCpu)]));
+    const zero = JSON.stringify(ZERO_PORT_COUNTERS, (_, v: unknown) => (typeof v === 'bigint' ? String(v) : v));
+    return new Map(
+      [...new PerCpuMap(raw, u32, portStats).entries()]
+        .map(([slot, perCpu]) => [slot, sum(perCpu)] as const)
+        .filter(([, t]) => JSON.stringify(t, (_, v: unknown) => (typeof v === 'bigint' ? String(v) : v)) !== zero),
+    );
   } finally {
     raw.close();
   }
@@ -124,6 +134,16 @@ function reasonPackets(obj: LoadedObject): Map<string, bigint> {
     return new Map(readReasonCounters(map).map((r) => [r.name, r.packets]));
   } finally {
     map.close();
+  }
+}
+
+/** Zeroes a slot on every CPU, as the daemon does before it gives the slot to a port. */
+function zeroSlot(obj: LoadedObject, slot: number): void {
+  const raw = obj.map(PORT_STATS_MAP_NAME);
+  try {
+    new PerCpuMap(raw, u32, portStats).setAll(slot, { rx_packets: 0n, rx_bytes: 0n, tx_packets: 0n, tx_bytes: 0n, dropped_packets: 0n });
+  } finally {
+    raw.close();
   }
 }
 
@@ -142,28 +162,22 @@ describePrivileged('per-port counters', ['bpf', 'netns'], () => {
     for (const obj of Object.values(objects)) obj.close();
   });
 
-  /** The world's name of an ifindex, for readable deltas. */
-  function nameOf(ifindex: number): string {
-    if (ifindex === LO_IFINDEX) return 'lo';
-    for (const name of [...PORT_NAMES, 'ul'] as const) if (ifx(name) === ifindex) return name;
-    return `ifindex ${ifindex}`;
+  /** The world's port counting in a slot, for readable deltas. */
+  function nameOf(slot: number): string {
+    return WORLD_PORT_ORDER.find((p) => statsSlot(p) === slot) ?? `slot ${slot}`;
   }
 
-  /** What moved between two readings, as "<port> rx +1/+60B", "<port> tx …", "<port> dropped +1", "<port> created". */
+  /** What moved between two readings, as "<port> rx +1/+60B", "<port> tx …", "<port> dropped +1". */
   function moved(before: Map<number, Totals>, after: Map<number, Totals>): string[] {
     const out: string[] = [];
-    for (const [ifindex, now] of after) {
-      const then = before.get(ifindex);
-      const was = then ?? ZERO_PORT_COUNTERS;
-      const name = nameOf(ifindex);
-      const lines: string[] = [];
-      if (now.rxPackets !== was.rxPackets || now.rxBytes !== was.rxBytes) lines.push(`${name} rx +${now.rxPackets - was.rxPackets}/+${now.rxBytes - was.rxBytes}B`);
-      if (now.txPackets !== was.txPackets || now.txBytes !== was.txBytes) lines.push(`${name} tx +${now.txPackets - was.txPackets}/+${now.txBytes - was.txBytes}B`);
-      if (now.droppedPackets !== was.droppedPackets) lines.push(`${name} dropped +${now.droppedPackets - was.droppedPackets}`);
-      if (!then && lines.length === 0) lines.push(`${name} created`);
-      out.push(...lines);
+    for (const slot of new Set([...before.keys(), ...after.keys()])) {
+      const was = before.get(slot) ?? ZERO_PORT_COUNTERS;
+      const now = after.get(slot) ?? ZERO_PORT_COUNTERS;
+      const name = nameOf(slot);
+      if (now.rxPackets !== was.rxPackets || now.rxBytes !== was.rxBytes) out.push(`${name} rx +${now.rxPackets - was.rxPackets}/+${now.rxBytes - was.rxBytes}B`);
+      if (now.txPackets !== was.txPackets || now.txBytes !== was.txBytes) out.push(`${name} tx +${now.txPackets - was.txPackets}/+${now.txBytes - was.txBytes}B`);
+      if (now.droppedPackets !== was.droppedPackets) out.push(`${name} dropped +${now.droppedPackets - was.droppedPackets}`);
     }
-    for (const ifindex of before.keys()) if (!after.has(ifindex)) out.push(`${nameOf(ifindex)} deleted`);
     return out.sort();
   }
 
@@ -270,7 +284,7 @@ describePrivileged('per-port counters', ['bpf', 'netns'], () => {
       counted: [`p4 rx +1/+${len(p4Sends)}B`, 'p4 dropped +1'],
     },
     {
-      name: 'xdp_port, on an interface that is no port: nothing counted, no entry created',
+      name: 'xdp_port, on an interface that is no port: nothing counted',
       program: 'xdp_port',
       ingress: 'ul',
       frame: p1ToP2,
@@ -327,7 +341,9 @@ describePrivileged('per-port counters', ['bpf', 'netns'], () => {
       program: 'tc_port_flood',
       frame: loArp,
       setup: (o) => {
-        setMapEntries(o, 'xdpnet_ports', u32, portInfo, [[NO_SUCH_IFINDEX, { vni: RED, mac: '02:00:00:00:01:99', flags: PORT_F_ADMIN_UP, pad: 0, port_id: testId(199) }]]);
+        setMapEntries(o, 'xdpnet_ports', u32, portInfo, [
+          [NO_SUCH_IFINDEX, worldPortInfo('p2', { mac: '02:00:00:00:01:99', fixed_ip_count: 0, fixed_ip: [], stats_slot: NO_SUCH_SLOT, port_id: testId(199) })],
+        ]);
         setRed(() => ({ local_count: 3, remote_count: 0, local_ifindex: [LO_IFINDEX, NO_SUCH_IFINDEX, ifx('p1')], remote_vtep: [] }))(o);
       },
       undo: (o) => {
@@ -367,7 +383,7 @@ describePrivileged('per-port counters', ['bpf', 'netns'], () => {
       counted: ['lo dropped +1'],
     },
     {
-      name: 'tc_port_flood on an interface that is no port: nothing counted, no entry created',
+      name: 'tc_port_flood on an interface that is no port: nothing counted',
       program: 'tc_port_flood',
       frame: loArp,
       setup: (o) => deleteMapEntries(o, 'xdpnet_ports', u32, [LO_IFINDEX]),
@@ -410,35 +426,52 @@ describePrivileged('per-port counters', ['bpf', 'netns'], () => {
 
   for (const c of cases) it(c.name, () => run(c));
 
-  it('counts add up frame after frame, and an entry the daemon deleted starts again from zero', () => {
+  it('counts add up frame after frame, and a slot the daemon zeroed starts again from zero', () => {
     const obj = objects.xdp_port!;
     const program = obj.program('xdp_port');
     try {
-      const before = portCounters(obj).get(ifx('p1')) ?? ZERO_PORT_COUNTERS;
+      const p1 = statsSlot('p1');
+      const before = portCounters(obj).get(p1) ?? ZERO_PORT_COUNTERS;
       for (let i = 0; i < 3; i++) program.testRun(p1ToP2, { ingressIfindex: ifx('p1') });
       program.testRun(p1Spoofed, { ingressIfindex: ifx('p1') });
-      expect(portCounters(obj).get(ifx('p1'))).toEqual({
+      expect(portCounters(obj).get(p1)).toEqual({
         ...before,
         rxPackets: before.rxPackets + 4n,
         rxBytes: before.rxBytes + BigInt(3 * p1ToP2.length + p1Spoofed.length),
         droppedPackets: before.droppedPackets + 1n,
       });
 
-      // What the daemon does when it adds or removes the port.
-      deleteMapEntries(obj, PORT_STATS_MAP_NAME, u32, [ifx('p1')]);
-      expect(portCounters(obj).has(ifx('p1'))).toBe(false);
+      // What the daemon does to a slot before it gives it to a port.
+      zeroSlot(obj, p1);
+      expect(portCounters(obj).has(p1)).toBe(false);
       program.testRun(p1ToP2, { ingressIfindex: ifx('p1') });
-      expect(portCounters(obj).get(ifx('p1'))).toEqual({ ...ZERO_PORT_COUNTERS, rxPackets: 1n, rxBytes: BigInt(p1ToP2.length) });
+      expect(portCounters(obj).get(p1)).toEqual({ ...ZERO_PORT_COUNTERS, rxPackets: 1n, rxBytes: BigInt(p1ToP2.length) });
     } finally {
       program.close();
     }
   });
 
-  it('entries exist only for ports: never for the underlay or an ifindex without an interface', () => {
-    const keys = new Set([...Object.values(objects)].flatMap((o) => [...portCounters(o).keys()]));
-    const ports = new Set([LO_IFINDEX, ...PORT_NAMES.map(ifx)]);
-    expect([...keys].filter((k) => !ports.has(k)).map(nameOf)).toEqual([]);
-    expect(keys.size).toBeGreaterThan(0);
+  it('only the ports’ own slots count: never slot 0, nor a slot no port has', () => {
+    const slots = new Set([...Object.values(objects)].flatMap((o) => [...portCounters(o).keys()]));
+    const ports = new Set(WORLD_PORT_ORDER.map(statsSlot));
+    expect([...slots].filter((k) => !ports.has(k)).map(nameOf)).toEqual([]);
+    expect(slots.size).toBeGreaterThan(0);
+  });
+
+  it('a port entry with no slot (0), or one past the array, is not counted, and its frames go on', () => {
+    const obj = objects.xdp_port!;
+    const program = obj.program('xdp_port');
+    try {
+      for (const slot of [0, PORT_STATS_SLOTS, 0xffffffff]) {
+        setWorldPort(obj, ifx, 'p1', worldPortInfo('p1', { stats_slot: slot }));
+        const before = portCounters(obj);
+        expect(program.testRun(p1ToP2, { ingressIfindex: ifx('p1') }).verdict, `slot ${slot}`).toBe(XdpAction.REDIRECT);
+        expect(moved(before, portCounters(obj)), `slot ${slot}`).toEqual([`p2 tx +1/+${len(p1ToP2)}B`]);
+      }
+    } finally {
+      program.close();
+      setWorldPort(obj, ifx, 'p1', worldPortInfo('p1'));
+    }
   });
 });
 
@@ -499,7 +532,7 @@ describePrivileged('reading per-port counters from the pinned maps', ['bpf', 'ne
     const raw = obj.map(PORT_STATS_MAP_NAME);
     try {
       const stats = new PerCpuMap(raw, u32, portStats);
-      stats.setAll(ifx('p5'), { rx_packets: 1n, rx_bytes: 100n, tx_packets: 2n, tx_bytes: 200n, dropped_packets: 3n });
+      stats.setAll(statsSlot('p5'), { rx_packets: 1n, rx_bytes: 100n, tx_packets: 2n, tx_bytes: 200n, dropped_packets: 3n });
       const n = BigInt(stats.cpus);
       expect(n).toBeGreaterThan(0n);
       expect(readPortCounters(root).get(testId(105))).toEqual({ rxPackets: n, rxBytes: 100n * n, txPackets: 2n * n, txBytes: 200n * n, droppedPackets: 3n * n });
@@ -508,12 +541,12 @@ describePrivileged('reading per-port counters from the pinned maps', ['bpf', 'ne
     }
   });
 
-  it('ignores counters of an ifindex that is no port (left by a removed port); sums two interfaces of one port', () => {
+  it('ignores counters in a slot no port has (left by a removed port); sums two interfaces of one port', () => {
     const raw = obj.map(PORT_STATS_MAP_NAME);
     let seven: bigint; // 7 on every CPU
     try {
       const stats = new PerCpuMap(raw, u32, portStats);
-      stats.setAll(NO_SUCH_IFINDEX, { rx_packets: 7n, rx_bytes: 7n, tx_packets: 7n, tx_bytes: 7n, dropped_packets: 7n });
+      stats.setAll(NO_SUCH_SLOT, { rx_packets: 7n, rx_bytes: 7n, tx_packets: 7n, tx_bytes: 7n, dropped_packets: 7n });
       seven = 7n * BigInt(stats.cpus);
     } finally {
       raw.close();
@@ -522,8 +555,8 @@ describePrivileged('reading per-port counters from the pinned maps', ['bpf', 'ne
     expect(before.size).toBe(7);
     expect([...before.values()].some((c) => c.rxPackets === seven)).toBe(false);
 
-    // While a port moves from one interface to another, both carry its UUID.
-    setMapEntries(obj, 'xdpnet_ports', u32, portInfo, [[NO_SUCH_IFINDEX, { vni: RED, mac: MAC.m2, flags: PORT_F_ADMIN_UP, pad: 0, port_id: P2_ID }]]);
+    // While a port moves from one interface to another, both carry its UUID (each counting in a slot of its own).
+    setMapEntries(obj, 'xdpnet_ports', u32, portInfo, [[NO_SUCH_IFINDEX, worldPortInfo('p2', { stats_slot: NO_SUCH_SLOT })]]);
     try {
       const moving = readPortCounters(root);
       const p2 = before.get(P2_ID)!;
@@ -537,7 +570,7 @@ describePrivileged('reading per-port counters from the pinned maps', ['bpf', 'ne
       expect(moving.size).toBe(7);
     } finally {
       deleteMapEntries(obj, 'xdpnet_ports', u32, [NO_SUCH_IFINDEX]);
-      deleteMapEntries(obj, PORT_STATS_MAP_NAME, u32, [NO_SUCH_IFINDEX]);
+      zeroSlot(obj, NO_SUCH_SLOT);
     }
   });
 

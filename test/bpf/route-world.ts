@@ -23,11 +23,11 @@ import { readFileSync } from 'node:fs';
 import type { LoadedObject } from '../../src/dataplane/index.js';
 import { codec } from '../../src/dataplane/index.js';
 import { vtepNexthop } from '../../src/dataplane/layouts.js';
-import { encodeArp, encodeFdb, encodeLocalPort, encodeNetwork, txPortWrite } from '../../src/dataplane/overlay-encode.js';
+import { encodeArp, txPortWrite } from '../../src/dataplane/overlay-encode.js';
 import { encodeRoute, encodeRouter, encodeRouterInterface } from '../../src/dataplane/router-encode.js';
 import { routerMac } from '../../src/reconciler/router-mac.js';
 import type { Location, TableKey, TableName, TableValue } from '../../src/reconciler/tables.js';
-import { type OverlayPorts, type PortName, NEXTHOP_MAC, R2, R3, UNDERLAY_MAC } from './overlay-world.js';
+import { type OverlayPorts, type PortName, NEXTHOP_MAC, R2, R3, UNDERLAY_MAC, daemonOverlayWrites } from './overlay-world.js';
 
 export const GREEN = 10;
 export const ORANGE = 20;
@@ -206,16 +206,11 @@ export function sysIfindex(name: string): number | undefined {
 export function installRouteWorld(obj: LoadedObject, ports: OverlayPorts): void {
   const w = routeTables((p) => ports.topo.rootLinkName(p));
   const writes = [
-    ...w.networks.map((e) => encodeNetwork(e.key, e.value)),
     ...w.routers.map((e) => encodeRouter(e.key, e.value)),
     ...w.routerInterfaces.map((e) => encodeRouterInterface(e.key, e.value)),
     ...w.routes.map((e) => encodeRoute(e.key, e.value)),
     ...w.arp.map((e) => encodeArp(e.key, e.value)),
-    ...w.fdb.map((e) => encodeFdb(e.key, e.value, sysIfindex)),
-    ...w.localPorts.flatMap((e) => {
-      const p = encodeLocalPort(e.key, e.value, sysIfindex);
-      return [...p.portSrc, p.txPort, p.port];
-    }),
+    ...daemonOverlayWrites(w, sysIfindex),
     txPortWrite(ports.ifindex('ul')),
   ];
   for (const write of writes) {

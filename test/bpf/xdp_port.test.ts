@@ -461,13 +461,13 @@ describePrivileged('xdp_port', ['bpf', 'netns'], () => {
     ),
   ];
 
-  const table = (title: string, cases: PacketCase[]) =>
+  const table = (title: string, cases: PacketCase[], opts: { copies?: boolean } = {}) =>
     packetTable({
-      title: `xdp_port: ${title}`,
+      title: `xdp_port: ${title}${opts.copies === false ? ', from maps without the daemon’s copies' : ''}`,
       object: 'xdp_port',
       program: 'xdp_port',
       load: OVERLAY_LOAD,
-      setup: (obj) => installWorld(obj, ifx),
+      setup: (obj) => installWorld(obj, ifx, opts),
       cases,
     });
   table('port security', portSecurity);
@@ -476,6 +476,10 @@ describePrivileged('xdp_port', ['bpf', 'netns'], () => {
   table('switching and encapsulation', switching);
   table('isolation of networks sharing addresses and MACs', isolation);
   table('MTU', mtu);
+  // The same verdicts where the ports carry no copy of their networks' state, nor the local MACs of their ports' (port_state.h).
+  for (const [title, cases] of [['ports and headers', portAndHeaders], ['switching and encapsulation', switching], ['isolation of networks sharing addresses and MACs', isolation], ['MTU', mtu]] as const) {
+    table(title, [...cases], { copies: false });
+  }
 
   describePrivileged('xdp_port: encapsulated output decoded by tshark', ['bpf'], () => {
     let obj: LoadedObject;

@@ -24,10 +24,17 @@ import {
   encodeFlood,
   encodeLocalPort,
   encodeNetwork,
+  fdbLocalIfindexOf,
+  type PortExtras,
+  portExtrasOf,
+  portNetworkOf,
+  portVniOf,
   uuidBytes,
   uuidText,
+  withFdbPort,
+  withPortExtras,
 } from '../../src/dataplane/overlay-encode.js';
-import { FLOOD_MAX_LOCAL, FLOOD_MAX_REMOTE, floodList } from '../../src/dataplane/layouts.js';
+import { FLOOD_MAX_LOCAL, FLOOD_MAX_REMOTE, PORT_F_SRC_LPM, fdbEntry, floodList, portInfo } from '../../src/dataplane/layouts.js';
 
 const LE = endianness() === 'LE';
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
@@ -45,6 +52,8 @@ const P3_ID = '7f000000-0000-4000-8000-000000000003';
 const M1 = '02:00:00:00:01:01';
 const M2 = '02:00:00:00:01:02';
 const PAIR_MAC = '02:00:00:00:0a:0a';
+/** What the daemon adds to a port entry: its counter slot, its network's state. */
+const EXTRAS: PortExtras = { statsSlot: 3, network: { mtu: 1450, adminStateUp: true } };
 
 const IFINDEX: Record<string, number> = { tap1: 7, tap2: 8, tap3: 9 };
 const ifindexOf = (name: string) => IFINDEX[name];
@@ -119,26 +128,76 @@ describe('overlay-encode: round trips', () => {
   });
 
   it('localPorts, one at a time and listed from whole maps', () => {
-    const writes = localPorts.map((e) => encodeLocalPort(e.key, e.value, ifindexOf));
+    const writes = localPorts.map((e) => encodeLocalPort(e.key, e.value, ifindexOf, EXTRAS));
     localPorts.forEach((e, i) => same(decodeLocalPort(raw(writes[i]!.port), writes[i]!.portSrc.map(raw), ctx), e));
     // All port-source entries of every port together, in scrambled order, as a map dump would give them.
     const allSrc = writes.flatMap((w) => w.portSrc.map(raw)).reverse();
     same(decodeLocalPorts(writes.map((w) => raw(w.port)).reverse(), allSrc, ctx), localPorts);
   });
 
-  it('localPorts: one /32 per fixed IP, one per allowed pair, a pair equal to a fixed IP shares its key', () => {
-    const w = encodeLocalPort(localPorts[0]!.key, localPorts[0]!.value, ifindexOf);
-    // 3 fixed IPs + 4 pairs - 1 shared = 6 LPM entries
-    expect(w.portSrc).toHaveLength(6);
-    expect(new Set(w.portSrc.map((s) => s.key.toString('hex'))).size).toBe(6);
+  it('localPorts: the fixed IPs in the port entry, one LPM entry per allowed pair (and the port entry says so)', () => {
+    const w = encodeLocalPort(localPorts[0]!.key, localPorts[0]!.value, ifindexOf, EXTRAS);
+    const info = portInfo.decode(w.port.value);
+    // String order, as decoding lists them.
+    expect(info.fixed_ip.slice(0, info.fixed_ip_count)).toEqual(['10.0.0.11', '10.0.0.111', '10.0.0.2']);
+    expect(info.flags & PORT_F_SRC_LPM).toBe(PORT_F_SRC_LPM);
+    // 4 pairs, the one equal to a fixed IP too: the fixed IP is not in the trie.
+    expect(w.portSrc).toHaveLength(4);
+    expect(new Set(w.portSrc.map((s) => s.key.toString('hex'))).size).toBe(4);
     expect(w.portSrc.every((s) => s.map === 'xdpnet_port_src')).toBe(true);
     expect(w.port.map).toBe('xdpnet_ports');
     expect(w.txPort).toEqual({ map: 'xdpnet_tx_ports', key: w.port.key, value: w.port.key });
   });
 
+  it('localPorts: fixed IPs beyond the port entry’s four go to the trie, where a pair equal to one shares its key', () => {
+    const ips = ['10.0.0.1', '10.0.0.2', '10.0.0.3', '10.0.0.4', '10.0.0.5', '10.0.0.6'];
+    const e = { key: { interfaceName: 'tap2' }, value: { ...localPorts[1]!.value, ipAddresses: ips, allowedAddressPairs: [{ cidr: '10.0.0.6/32', macAddress: M2 }] } };
+    const w = encodeLocalPort(e.key, e.value, ifindexOf, EXTRAS);
+    const info = portInfo.decode(w.port.value);
+    expect([info.fixed_ip_count, info.fixed_ip]).toEqual([4, ips.slice(0, 4)]);
+    expect(info.flags & PORT_F_SRC_LPM).toBe(PORT_F_SRC_LPM);
+    // 10.0.0.5 (FIXED_IP), 10.0.0.6 (FIXED_IP | ALLOWED_PAIR)
+    expect(w.portSrc.map((s) => s.value.toString('hex')).sort()).toEqual(['01000000', '03000000']);
+    same(decodeLocalPort(raw(w.port), w.portSrc.map(raw), ctx), e);
+  });
+
+  it('localPorts: a port with no pairs and at most four fixed IPs has nothing in the trie', () => {
+    const w = encodeLocalPort(localPorts[1]!.key, localPorts[1]!.value, ifindexOf, EXTRAS);
+    expect(w.portSrc).toEqual([]);
+    expect(portInfo.decode(w.port.value).flags & PORT_F_SRC_LPM).toBe(0);
+  });
+
+  it('localPorts: trie entries of a port whose entry does not say PORT_F_SRC_LPM are not the port’s (the program never looks)', () => {
+    const w = encodeLocalPort(localPorts[0]!.key, localPorts[0]!.value, ifindexOf, EXTRAS);
+    const info = portInfo.decode(w.port.value);
+    const without = portInfo.encode({ ...info, flags: info.flags & ~PORT_F_SRC_LPM });
+    const decoded = decodeLocalPort({ key: w.port.key, value: without }, w.portSrc.map(raw), ctx);
+    same(decoded.value, { ...localPorts[0]!.value, allowedAddressPairs: [] });
+  });
+
+  it('localPorts: what the port entry carries beyond the value (slot, network) is read and replaced alone', () => {
+    const w = encodeLocalPort(localPorts[0]!.key, localPorts[0]!.value, ifindexOf, EXTRAS);
+    expect(portExtrasOf(w.port.value)).toEqual(EXTRAS);
+    expect(portVniOf(w.port.value)).toBe(RED);
+    for (const extras of [
+      { statsSlot: 0, network: undefined },
+      { statsSlot: 4096, network: { mtu: 9000, adminStateUp: false } },
+    ]) {
+      const other = withPortExtras(w.port.value, extras);
+      expect(portExtrasOf(other)).toEqual(extras);
+      // The same port otherwise: decoded as before, and the entry with the same extras again is the same bytes.
+      same(decodeLocalPort({ key: w.port.key, value: other }, w.portSrc.map(raw), ctx), localPorts[0]);
+      expect(encodeLocalPort(localPorts[0]!.key, localPorts[0]!.value, ifindexOf, extras).port.value.equals(other)).toBe(true);
+    }
+    // A network's entry as its ports carry it.
+    expect(portNetworkOf(encodeNetwork(networks[1]!.key, networks[1]!.value).value)).toEqual({ mtu: 1450, adminStateUp: false });
+    expect(portNetworkOf(undefined)).toBeUndefined();
+  });
+
   it('localPorts on networks sharing MAC and IP: same LPM bytes but for the ifindex', () => {
-    const red = encodeLocalPort({ interfaceName: 'tap1' }, { ...localPorts[2]!.value, vni: RED, allowedAddressPairs: [] }, ifindexOf);
-    const blue = encodeLocalPort({ interfaceName: 'tap3' }, { ...localPorts[2]!.value, allowedAddressPairs: [] }, ifindexOf);
+    const pairs = [{ cidr: '10.0.9.0/24', macAddress: M1 }];
+    const red = encodeLocalPort({ interfaceName: 'tap1' }, { ...localPorts[2]!.value, vni: RED, allowedAddressPairs: pairs }, ifindexOf, EXTRAS);
+    const blue = encodeLocalPort({ interfaceName: 'tap3' }, { ...localPorts[2]!.value, allowedAddressPairs: pairs }, ifindexOf, EXTRAS);
     expect(red.portSrc[0]!.key.subarray(4, 8).equals(blue.portSrc[0]!.key.subarray(4, 8))).toBe(false);
     expect(red.portSrc[0]!.key.subarray(8).equals(blue.portSrc[0]!.key.subarray(8))).toBe(true);
   });
@@ -147,6 +206,28 @@ describe('overlay-encode: round trips', () => {
     const writes = fdb.map((e) => encodeFdb(e.key, e.value, ifindexOf));
     fdb.forEach((e, i) => same(decodeFdb(raw(writes[i]!), nameOf), e));
     expect(new Set(writes.map((w) => w.key.toString('hex'))).size).toBe(fdb.length);
+  });
+
+  it('fdb: a local MAC carries a copy of the port entry on its interface, if that port is on the MAC’s network', () => {
+    const port = encodeLocalPort(localPorts[0]!.key, localPorts[0]!.value, ifindexOf, EXTRAS).port.value;
+    const info = portInfo.decode(port);
+    const w = encodeFdb(fdb[0]!.key, fdb[0]!.value, ifindexOf, port);
+    expect(fdbEntry.decode(w.value)).toMatchObject({ port_present: 1, port_stats_slot: 3, port_flags: info.flags, port_net_flags: info.net_flags });
+    // The copy is for the programs: the table's value decodes the same.
+    same(decodeFdb(raw(w), nameOf), fdb[0]);
+    expect(fdbLocalIfindexOf(w.value)).toBe(7);
+    // No port, or one on another network (tap3 is blue): no copy. withFdbPort rewrites the copy alone.
+    const absent = encodeFdb(fdb[0]!.key, fdb[0]!.value, ifindexOf);
+    expect(fdbEntry.decode(absent.value)).toMatchObject({ port_present: 0, port_stats_slot: 0, port_flags: 0, port_net_flags: 0 });
+    const blue = encodeLocalPort(localPorts[2]!.key, localPorts[2]!.value, ifindexOf, EXTRAS).port.value;
+    expect(encodeFdb(fdb[0]!.key, fdb[0]!.value, ifindexOf, blue).value.equals(absent.value)).toBe(true);
+    expect(withFdbPort(w.key, absent.value, port).equals(w.value)).toBe(true);
+    expect(withFdbPort(w.key, w.value, undefined).equals(absent.value)).toBe(true);
+    // Other locations carry none, and are left as they are.
+    const remote = encodeFdb(fdb[2]!.key, fdb[2]!.value, ifindexOf, port);
+    expect(fdbEntry.decode(remote.value)).toMatchObject({ port_present: 0, port_stats_slot: 0 });
+    expect(fdbLocalIfindexOf(remote.value)).toBeUndefined();
+    expect(withFdbPort(remote.key, remote.value, port).equals(remote.value)).toBe(true);
   });
 
   it('arp: the same IP on two networks has different keys', () => {
@@ -184,36 +265,45 @@ describe.runIf(LE)('overlay-encode: exact bytes (little-endian host)', () => {
     expect(down.value.toString('hex')).toBe('28230000' + '00000000' + idHex(RED_ID));
   });
 
-  it('xdpnet_ports and xdpnet_port_src: host-order ifindex/prefixlen, network-order IP', () => {
-    const w = encodeLocalPort({ interfaceName: 'tap1' }, { ...localPorts[0]!.value, allowedAddressPairs: [{ cidr: '192.168.50.0/28', macAddress: PAIR_MAC }], ipAddresses: ['10.0.0.11'] }, ifindexOf);
+  it('xdpnet_ports and xdpnet_port_src: host-order ifindex/prefixlen/slot/MTU, network-order IP', () => {
+    const w = encodeLocalPort({ interfaceName: 'tap1' }, { ...localPorts[0]!.value, allowedAddressPairs: [{ cidr: '192.168.50.0/28', macAddress: PAIR_MAC }], ipAddresses: ['10.0.0.11'] }, ifindexOf, EXTRAS);
     expect(w.port.key.equals(hex('07000000'))).toBe(true);
-    expect(w.port.value.toString('hex')).toBe(hex('64000000 020000000101 03 00').toString('hex') + idHex(localPorts[0]!.value.portId));
+    // VNI, MAC, flags (up, port security, sources in the trie), 1 fixed IP, slot 3, network MTU 1450, present and up, pad, the fixed IPs, the port id
+    expect(w.port.value.toString('hex')).toBe(
+      hex('64000000 020000000101 07 01 03000000 aa05 03 00 0a00000b 00000000 00000000 00000000').toString('hex') + idHex(localPorts[0]!.value.portId),
+    );
     expect(w.txPort.value.equals(hex('07000000'))).toBe(true);
     expect(w.portSrc.map((s) => [s.key.toString('hex'), s.value.toString('hex')])).toEqual([
-      // (sorted by key bytes)
       // prefixlen 96+28, ifindex 7, pair MAC, pad, 192.168.50.0; kind ALLOWED_PAIR
       [hex('7c000000 07000000 020000000a0a 0000 c0a83200').toString('hex'), '02000000'],
-      // prefixlen 96+32, ifindex 7, port MAC, pad, 10.0.0.11; kind FIXED_IP
-      [hex('80000000 07000000 020000000101 0000 0a00000b').toString('hex'), '01000000'],
     ]);
   });
 
-  it('a pair equal to a fixed IP: one entry, kind FIXED_IP|ALLOWED_PAIR', () => {
-    const w = encodeLocalPort({ interfaceName: 'tap2' }, { ...localPorts[1]!.value, allowedAddressPairs: [{ cidr: '10.0.0.12/32', macAddress: M2 }] }, ifindexOf);
-    expect(w.portSrc.map((s) => s.value.toString('hex'))).toEqual(['03000000']);
-    // admin down, port security on, then the port id
-    expect(w.port.value.toString('hex')).toBe(hex('64000000 020000000102 02 00').toString('hex') + idHex(localPorts[1]!.value.portId));
+  it('a pair equal to a fixed IP in the port entry: the pair alone in the trie, kind ALLOWED_PAIR; no slot, no network', () => {
+    const w = encodeLocalPort({ interfaceName: 'tap2' }, { ...localPorts[1]!.value, allowedAddressPairs: [{ cidr: '10.0.0.12/32', macAddress: M2 }] }, ifindexOf, {
+      statsSlot: 0,
+      network: undefined,
+    });
+    expect(w.portSrc.map((s) => s.value.toString('hex'))).toEqual(['02000000']);
+    // admin down, port security on, sources in the trie, 1 fixed IP, no slot, no network; then the port id
+    expect(w.port.value.toString('hex')).toBe(
+      hex('64000000 020000000102 06 01 00000000 0000 00 00 0a00000c 00000000 00000000 00000000').toString('hex') + idHex(localPorts[1]!.value.portId),
+    );
   });
 
   it('xdpnet_fdb: remote VTEP in network order, router id as UUID bytes', () => {
     const remote = encodeFdb(fdb[2]!.key, fdb[2]!.value, ifindexOf);
     expect(remote.key.equals(hex('64000000 020000000201 0000'))).toBe(true);
-    expect(remote.value.equals(hex('02000000 00000000 c0000202' + '00'.repeat(16)))).toBe(true);
+    expect(remote.value.equals(hex('02000000 00000000 c0000202' + '00'.repeat(16) + '00000000 00 00 00 00'))).toBe(true);
     const router = encodeFdb(fdb[3]!.key, fdb[3]!.value, ifindexOf);
-    expect(router.value.equals(hex('03000000 00000000 00000000 5d2a7c4e0b8f4a3c9e1d2f3a4b5c6d7e'))).toBe(true);
+    expect(router.value.equals(hex('03000000 00000000 00000000 5d2a7c4e0b8f4a3c9e1d2f3a4b5c6d7e 00000000 00 00 00 00'))).toBe(true);
     const local = encodeFdb(fdb[4]!.key, fdb[4]!.value, ifindexOf);
     expect(local.key.equals(hex('c8000000 020000000101 0000'))).toBe(true);
-    expect(local.value.equals(hex('01000000 09000000 00000000' + '00'.repeat(16)))).toBe(true);
+    expect(local.value.equals(hex('01000000 09000000 00000000' + '00'.repeat(16) + '00000000 00 00 00 00'))).toBe(true);
+    // With its port's copy: slot 3, present, flags (up, no port security, sources in the trie), network present and up.
+    const port = encodeLocalPort(localPorts[2]!.key, localPorts[2]!.value, ifindexOf, EXTRAS).port.value;
+    const copied = encodeFdb(fdb[4]!.key, fdb[4]!.value, ifindexOf, port);
+    expect(copied.value.equals(hex('01000000 09000000 00000000' + '00'.repeat(16) + '03000000 01 05 03 00'))).toBe(true);
   });
 
   it('xdpnet_arp', () => {
@@ -252,7 +342,7 @@ describe('overlay-encode: errors', () => {
 
   it('an interface not present yet is a typed UNAVAILABLE error, from every table that names one', () => {
     const missing = expect.objectContaining({ name: 'InterfaceNotPresentError', code: 'UNAVAILABLE', what: { interfaceName: 'tap-gone' } });
-    expect(() => encodeLocalPort({ interfaceName: 'tap-gone' }, localPorts[1]!.value, ifindexOf)).toThrow(missing);
+    expect(() => encodeLocalPort({ interfaceName: 'tap-gone' }, localPorts[1]!.value, ifindexOf, EXTRAS)).toThrow(missing);
     expect(() => encodeFdb({ vni: RED, macAddress: M1 }, { location: { kind: 'local', interfaceName: 'tap-gone' } }, ifindexOf)).toThrow(missing);
     expect(() => encodeFlood({ vni: RED }, { remoteVteps: [], localInterfaces: ['tap1', 'tap-gone'] }, ifindexOf)).toThrow(missing);
     expect(() => encodeFlood({ vni: RED }, { remoteVteps: [], localInterfaces: ['tap-gone'] }, ifindexOf)).toThrow(InterfaceNotPresentError);
@@ -268,10 +358,10 @@ describe('overlay-encode: errors', () => {
   it('network and port ids come back from the map bytes alone; a malformed id is a codec error', () => {
     const n = encodeNetwork(networks[0]!.key, networks[0]!.value);
     expect(decodeNetwork(raw(n)).value.networkId).toBe(networks[0]!.value.networkId);
-    const p = encodeLocalPort(localPorts[1]!.key, localPorts[1]!.value, ifindexOf);
+    const p = encodeLocalPort(localPorts[1]!.key, localPorts[1]!.value, ifindexOf, EXTRAS);
     expect(decodeLocalPort(raw(p.port), p.portSrc.map(raw), ctx).value.portId).toBe(localPorts[1]!.value.portId);
     expect(() => encodeNetwork(networks[0]!.key, { ...networks[0]!.value, networkId: 'NOT-A-UUID' })).toThrow(OverlayCodecError);
-    expect(() => encodeLocalPort(localPorts[1]!.key, { ...localPorts[1]!.value, portId: 'x' }, ifindexOf)).toThrow(OverlayCodecError);
+    expect(() => encodeLocalPort(localPorts[1]!.key, { ...localPorts[1]!.value, portId: 'x' }, ifindexOf, EXTRAS)).toThrow(OverlayCodecError);
   });
 
   it('invalid values are INTERNAL codec errors, not crashes', () => {
@@ -283,7 +373,13 @@ describe('overlay-encode: errors', () => {
     bad(() => encodeArp({ vni: 1, ipAddress: '10.0.0.1' }, { macAddress: 'nope' }));
     bad(() => encodeFdb({ vni: 1, macAddress: M1 }, { location: { kind: 'router', routerId: 'not-a-uuid' } }, ifindexOf));
     // A non-canonical CIDR would never decode back to the same text.
-    bad(() => encodeLocalPort({ interfaceName: 'tap1' }, { ...localPorts[1]!.value, allowedAddressPairs: [{ cidr: '10.0.1.5/24', macAddress: M1 }] }, ifindexOf));
+    bad(() => encodeLocalPort({ interfaceName: 'tap1' }, { ...localPorts[1]!.value, allowedAddressPairs: [{ cidr: '10.0.1.5/24', macAddress: M1 }] }, ifindexOf, EXTRAS));
+    bad(() => encodeLocalPort(localPorts[1]!.key, localPorts[1]!.value, ifindexOf, { statsSlot: -1, network: undefined }));
+    // A port entry no encoder writes: more fixed IPs than it holds, or a used-looking entry past the count.
+    const p = encodeLocalPort(localPorts[1]!.key, localPorts[1]!.value, ifindexOf, EXTRAS);
+    const info = portInfo.decode(p.port.value);
+    bad(() => decodeLocalPort({ key: p.port.key, value: portInfo.encode({ ...info, fixed_ip_count: 5 }) }, [], ctx));
+    bad(() => decodeLocalPort({ key: p.port.key, value: portInfo.encode({ ...info, fixed_ip: ['10.0.0.12', '10.0.0.13'] }) }, [], ctx));
     bad(() => decodeArp({ key: Buffer.alloc(3), value: Buffer.alloc(8) }));
     bad(() => decodeFdb({ key: hex('64000000 020000000101 0000'), value: hex('09000000' + '00'.repeat(24)) }, nameOf));
   });
