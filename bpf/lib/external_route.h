@@ -9,8 +9,9 @@
  *                                             network's VNI, to the gateway node
  *                                             (EXTERNAL_TUNNEL; tunnel_gateway.h says
  *                                             why), which routes it from here on
- *   no local external side in xdpnet_snat  -> dropped (EXTERNAL_NOT_IMPLEMENTED: the
- *                                             daemon does not write the snat table yet)
+ *   no local external side in xdpnet_snat  -> dropped (NO_EXTERNAL_SIDE: the daemon could
+ *                                             not set it up here, the router's status
+ *                                             says why, or has not yet)
  *   external network not flat              -> dropped (EXTERNAL_NETWORK_TYPE)
  *   to the router's own external IP        -> a ping is answered (route.h's to_router);
  *                                             from a floating IP, anything else goes
@@ -90,7 +91,7 @@ static __always_inline outcome_t route_external(struct xdp_md *ctx, struct port_
 		return to_remote_vtep(ctx, f, in_vni, route->gateway_vtep, ul, REASON_FWD_EXTERNAL_TUNNEL);
 	snat = bpf_map_lookup_elem(&xdpnet_snat, router_id);
 	if (!snat || !(snat->flags & SNAT_F_GATEWAY_LOCAL))
-		return drop(REASON_DROP_EXTERNAL_NOT_IMPLEMENTED);
+		return drop(REASON_DROP_NO_EXTERNAL_SIDE);
 	if (snat->network_type != SNAT_NET_FLAT)
 		return drop(REASON_DROP_EXTERNAL_NETWORK_TYPE);
 	ext_ip = snat->external_ip;

@@ -12,6 +12,7 @@ import * as grpc from '@grpc/grpc-js';
 import type * as pb from '../gen/proto/xdpnet/v1/index.js';
 import { REASONS } from '../gen/reasons.js';
 import { REPO_ROOT } from '../dataplane/native.js';
+import type { ConntrackGc } from '../dataplane/conntrack-gc.js';
 import type { NodeDataplane } from '../dataplane/node.js';
 import { type PortCounterTotals, PortMapsNotPinnedError, ZERO_PORT_COUNTERS, readPortCounters } from '../dataplane/port-counters.js';
 import { RESOURCE_KINDS } from '../model/types.js';
@@ -28,6 +29,8 @@ export interface DaemonParts {
   state: DesiredState;
   reconciler: Reconciler;
   node: NodeDataplane | undefined;
+  /** The SNAT connection table's collector (dataplane bpf). */
+  conntrack?: ConntrackGc | undefined;
   startedUnixMs: number;
   /** The underlay MTU network defaults derive from (config, else the interface's). */
   underlayMtu: number;
@@ -136,6 +139,7 @@ export function createApiContext(parts: DaemonParts): ApiContext & { metricsSour
       ready: () => reconciler.isReady,
       mapFill: async () => node?.mapFill() ?? [],
       lastReconcile: () => reconciler.summary(),
+      conntrack: () => parts.conntrack?.stats(),
     },
   };
 }

@@ -9,11 +9,18 @@
 import type { Server as HttpServer } from 'node:http';
 import type { Logger as PinoLogger } from 'pino';
 import { ApiServer, type ListenOptions } from '../api/server.js';
+import { ConntrackGc } from '../dataplane/conntrack-gc.js';
+import { ExternalNexthops } from '../dataplane/external-nexthops.js';
+import { EXT_NEXTHOPS_MAP_NAME, EXT_NH_MISS_MAP_NAME, SNAT_CT_MAP_NAME } from '../dataplane/layouts.js';
 import { NetlinkEvents } from '../dataplane/netlink-events.js';
 import { UnderlayNexthops } from '../dataplane/nexthops.js';
 import { NodeDataplane } from '../dataplane/node.js';
 import { OverlayTables } from '../dataplane/overlay-tables.js';
 import { RouterTables } from '../dataplane/router-tables.js';
+import { ExternalAnnouncer } from '../dataplane/snat-announce.js';
+import { SnatTables } from '../dataplane/snat-tables.js';
+import { FipTables } from '../dataplane/fip-tables.js';
+import { VtepDemand } from '../dataplane/vtep-demand.js';
 import { BpfTables } from '../dataplane/tables.js';
 import { FakeDataplane } from '../reconciler/fake-dataplane.js';
 import { Reconciler } from '../reconciler/reconciler.js';
@@ -30,10 +37,17 @@ interface BpfParts {
   events: NetlinkEvents;
   /** Keeps xdpnet_nexthops resolved for the VTEPs the flood lists name. */
   nexthops: UnderlayNexthops;
+  /** Expires SNAT connections (xdpnet_snat_ct). */
+  conntrack: ConntrackGc;
+  /** On a node with external NICs: keeps xdpnet_ext_nexthops resolved, and announces external IPs. */
+  external?: { nexthops: ExternalNexthops; announcer: ExternalAnnouncer };
 }
 
 /** Stops following the kernel and closes handles; programs stay attached, maps pinned. */
 function closeBpf(parts: Partial<BpfParts>): void {
+  parts.conntrack?.close();
+  parts.external?.nexthops.close();
+  parts.external?.announcer.close();
   parts.nexthops?.close();
   parts.events?.close();
   parts.node?.close();
@@ -65,21 +79,83 @@ export class Daemon {
     try {
       let tables: Dataplane;
       if (config.dataplane === 'bpf') {
-        bpf.node = await NodeDataplane.start({
+        const { snat } = config;
+        const node = await NodeDataplane.start({
           bpffsRoot: config.bpffs_root,
           vtepIp: config.vtep_ip,
           underlayInterface: config.underlay_interface,
-          physicalInterfaces: Object.values(config.physical_networks),
+          physicalNetworks: config.physical_networks,
+          snat: {
+            portMin: snat.port_range.min,
+            portMax: snat.port_range.max,
+            conntrackMax: snat.conntrack_max,
+            dropUnsolicited: snat.drop_unsolicited,
+            verifyIpv4Checksum: snat.verify_ipv4_checksum,
+          },
           logger,
         });
+        bpf.node = node;
         bpf.events = await NetlinkEvents.open({ logger });
         bpf.nexthops = await UnderlayNexthops.start({
-          map: bpf.node.maps.requireShared('xdpnet_nexthops'),
+          map: node.maps.requireShared('xdpnet_nexthops'),
           underlayInterface: config.underlay_interface,
           logger,
           events: bpf.events,
         });
-        tables = new BpfTables(new OverlayTables(bpf.node, bpf.nexthops), new RouterTables(bpf.node));
+        if (node.externalInterfaces.size > 0) {
+          bpf.external = {
+            nexthops: ExternalNexthops.start({
+              map: node.maps.require(EXT_NEXTHOPS_MAP_NAME),
+              missMap: node.maps.require(EXT_NH_MISS_MAP_NAME),
+              events: bpf.events,
+              logger,
+            }),
+            announcer: new ExternalAnnouncer(node.externalProgram, logger),
+          };
+        }
+        const external = bpf.external;
+        let snatTables: SnatTables | undefined;
+        const t = snat.timeouts;
+        const conntrack = new ConntrackGc({
+          map: node.maps.require(SNAT_CT_MAP_NAME),
+          timeouts: {
+            tcpEstablished: t.tcp_established_seconds,
+            tcpOpening: t.tcp_opening_seconds,
+            tcpClosing: t.tcp_closing_seconds,
+            tcpReset: t.tcp_reset_seconds,
+            udp: t.udp_seconds,
+            udpReplied: t.udp_replied_seconds,
+            icmp: t.icmp_seconds,
+          },
+          intervalMs: snat.gc_interval_seconds * 1000,
+          logger,
+          liveZones: () => snatTables?.liveZones(),
+          ...(external ? { remotes: external.nexthops } : {}),
+        });
+        bpf.conntrack = conntrack;
+        // The table is counted by the collector's walks, not key by key on every status or scrape.
+        node.maps.setEntryCounter(SNAT_CT_MAP_NAME, () => conntrack.entryCount());
+        // Both the flood lists and the routes through another node's gateway
+        // name VTEPs that need underlay next hops; one source's full pass must
+        // not drop the other's.
+        const vteps = new VtepDemand(bpf.nexthops);
+        const fipTables = new FipTables(node, {
+          ...(external ? { announcer: external.announcer } : {}),
+          requestFullPass: () => reconciler?.requestFullPass(),
+        });
+        snatTables = new SnatTables(node, {
+          ...(external ? { announcer: external.announcer } : {}),
+          nexthops: fipTables.followSides(external?.nexthops),
+          onZoneLost: () => conntrack.requestWalk(),
+        });
+        tables = new BpfTables(
+          new OverlayTables(node, vteps.source('floodList')),
+          new RouterTables(node, vteps.source('routes')),
+          snatTables,
+          fipTables,
+          { ...(external ? { routeObserver: external.nexthops } : {}) },
+        );
+        conntrack.start();
       } else {
         logger.warn({}, 'dataplane: fake — nothing is programmed into the kernel');
         tables = new FakeDataplane();
@@ -90,7 +166,17 @@ export class Daemon {
         logger,
       });
       const underlayMtu = config.underlay_mtu ?? bpf.node?.underlayMtu ?? 1500;
-      const ctx = createApiContext({ config, logger, state, reconciler, node: bpf.node, startedUnixMs, underlayMtu, listening: () => api?.listening ?? [] });
+      const ctx = createApiContext({
+        config,
+        logger,
+        state,
+        reconciler,
+        node: bpf.node,
+        conntrack: bpf.conntrack,
+        startedUnixMs,
+        underlayMtu,
+        listening: () => api?.listening ?? [],
+      });
       api = await ApiServer.start(ctx, listenOptions(config));
       const metrics = config.metrics.address
         ? await serveMetrics(createRegistry(ctx.metricsSource), config.metrics.address)

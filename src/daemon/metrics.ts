@@ -6,6 +6,19 @@
 import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 
+type PerProtocol = Record<'tcp' | 'udp' | 'icmp', number>;
+
+/** The SNAT connection table as its collector last saw it (conntrack-gc.ts). */
+export interface ConntrackMetrics {
+  connections: PerProtocol;
+  entries: number;
+  expired: PerProtocol;
+  orphans: number;
+  purged: number;
+  walks: number;
+  lastWalkMs: number;
+}
+
 export interface MetricsSource {
   reasonCounters(): Promise<{ name: string; category: string; packets: bigint; bytes: bigint }[]>;
   resourceCounts(): Record<string, number>;
@@ -13,7 +26,12 @@ export interface MetricsSource {
   ready(): boolean;
   mapFill(): Promise<{ name: string; entries: number; maxEntries: number }[]>;
   lastReconcile(): { durationMs: number; errors: number } | undefined;
+  /** Undefined without a BPF dataplane (nothing is tracked). */
+  conntrack?(): ConntrackMetrics | undefined;
 }
+
+/** The reason counted when a new SNAT connection finds no free external port. */
+const PORTS_EXHAUSTED = 'REASON_DROP_SNAT_PORTS_EXHAUSTED';
 
 export function createRegistry(source: MetricsSource): Registry {
   const registry = new Registry();
@@ -83,6 +101,75 @@ export function createRegistry(source: MetricsSource): Registry {
       for (const m of await source.mapFill()) this.set({ map: m.name }, m.maxEntries);
     },
   });
+
+  // SNAT (dataplane bpf): the connection table as the collector's last walk found it.
+  const protocols = ['tcp', 'udp', 'icmp'] as const;
+  new Gauge({
+    name: 'xdpnet_snat_connections',
+    help: 'SNAT connections in the conntrack table at the collector\'s last walk, by protocol',
+    labelNames: ['protocol'] as const,
+    registers: [registry],
+    collect() {
+      const c = source.conntrack?.();
+      if (c) for (const p of protocols) this.set({ protocol: p }, c.connections[p]);
+    },
+  });
+  new Counter({
+    name: 'xdpnet_snat_connections_expired_total',
+    help: 'SNAT connections the collector deleted because they were idle past their timeout, by protocol',
+    labelNames: ['protocol'] as const,
+    registers: [registry],
+    collect() {
+      const c = source.conntrack?.();
+      if (!c) return;
+      this.reset();
+      for (const p of protocols) this.inc({ protocol: p }, c.expired[p]);
+    },
+  });
+  new Counter({
+    name: 'xdpnet_snat_connections_dropped_total',
+    help: 'SNAT conntrack entries the collector deleted for another reason: half of a connection whose other half was gone (orphan), or a connection of an external IP no router holds here any more (released)',
+    labelNames: ['why'] as const,
+    registers: [registry],
+    collect() {
+      const c = source.conntrack?.();
+      if (!c) return;
+      this.reset();
+      this.inc({ why: 'orphan' }, c.orphans);
+      this.inc({ why: 'released' }, c.purged);
+    },
+  });
+  new Counter({
+    name: 'xdpnet_snat_gc_walks_total',
+    help: 'Complete walks of the SNAT conntrack table by the collector',
+    registers: [registry],
+    collect() {
+      const c = source.conntrack?.();
+      if (!c) return;
+      this.reset();
+      this.inc(c.walks);
+    },
+  });
+  new Gauge({
+    name: 'xdpnet_snat_gc_last_walk_seconds',
+    help: 'Duration of the collector\'s last walk of the SNAT conntrack table (wall clock, pauses for other work included)',
+    registers: [registry],
+    collect() {
+      const c = source.conntrack?.();
+      if (c) this.set(c.lastWalkMs / 1000);
+    },
+  });
+  new Counter({
+    name: 'xdpnet_snat_port_exhaustion_drops_total',
+    help: `Packets that would have opened a SNAT connection but found no free external port (${PORTS_EXHAUSTED}; snat.port_range)`,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const r = (await source.reasonCounters()).find((x) => x.name === PORTS_EXHAUSTED);
+      if (r) this.inc(Number(r.packets));
+    },
+  });
+
   new Gauge({
     name: 'xdpnet_last_reconcile_duration_seconds',
     help: 'Duration of the last reconcile pass',

@@ -5,15 +5,27 @@
 //   <map name>              every map any object declares (pinned-maps.ts),
 //                           shared by all of them: xdpnet_reasons, the overlay tables…
 //   links/xdp_<ifname>      the XDP link of an interface: xdp_underlay on the
-//                           underlay, xdp_guard on physical-network interfaces,
-//                           xdp_port on VM ports
+//                           underlay, xdp_external on physical-network interfaces
+//                           (the external NICs: SNAT's way back, ARP and ping
+//                           for the routers' external IPs), xdp_port on VM ports
 //   links/tc_<ifname>       the TC ingress (tcx) link: tc_underlay_flood on the
 //                           underlay, tc_port_flood on VM ports
 // Pinned links keep the programs attached while the daemon is stopped or
 // restarting, so forwarding never stops for a daemon restart. On start the
 // daemon reuses the pinned maps, opens the pinned links and swaps its freshly
-// loaded programs in atomically through them (hook-links.ts). The VM ports'
-// links are attached and detached by the tables (port-programs.ts).
+// loaded programs in atomically through them (hook-links.ts): an xdp_guard
+// link an older daemon left on a physical-network interface becomes
+// xdp_external through that same link. The VM ports' links are attached and
+// detached by the tables (port-programs.ts).
+//
+// Load-time settings: vtep_ip and underlay_mtu for every object that declares
+// them; xdp_port also gets the SNAT port range; xdp_external the
+// drop_unsolicited and verify_ipv4_checksum settings. The external NICs go
+// into xdpnet_tx_ports (xdp_port redirects SNAT'd packets into them). The
+// conntrack table (xdpnet_snat_ct, ~270 MB at its default size) is loaded at
+// the configured size on a node with an external NIC and at a token size on
+// any other, where nothing uses it (pinned-maps.ts applies the size to every
+// object that declares the map).
 //
 // Why a restart replaces every program instead of adopting the attached one
 // when it is the same: every map, device maps included, is now one map
@@ -35,12 +47,14 @@ import { DEFAULT_BPFFS_ROOT, ensureBpffs } from './bpffs.js';
 import { encode, ipv4 } from './codec.js';
 import { type AttachmentStatus, type HookLogger, type PinnedHook, detachHook, ensureHook, hookStatus } from './hook-links.js';
 import { InterfaceIndex } from './interface-index.js';
+import { SNAT_CT_MAP_NAME } from './layouts.js';
 import { REPO_ROOT } from './native.js';
 import { txPortWrite } from './overlay-encode.js';
 import { type MapFillStatus, PinnedMaps, declaredSettings } from './pinned-maps.js';
 import { PortPrograms } from './port-programs.js';
 import type { BpfProgram } from './program.js';
 import { REASON_MAP_NAME, type ReasonCount, readReasonCounters } from './reasons.js';
+import type { RodataValue } from './object.js';
 
 export type { AttachmentStatus } from './hook-links.js';
 export type { MapFillStatus } from './pinned-maps.js';
@@ -52,18 +66,46 @@ export interface NodeDataplaneOptions {
   vtepIp: string;
   /** The interface the VTEP IP lives on. */
   underlayInterface: string;
-  /** Interfaces of physical networks: guarded only, for now (routing/NAT on them comes later). */
-  physicalInterfaces: readonly string[];
+  /** Physical network name -> its interface (config physical_networks): xdp_external on each. */
+  physicalNetworks?: Readonly<Record<string, string>>;
+  /** More physical-network interfaces, by interface name only (no physical network names them): xdp_external too. */
+  physicalInterfaces?: readonly string[];
+  /** SNAT's settings; defaults: the objects' own (the whole port range, the conntrack table's declared size). */
+  snat?: NodeSnatOptions;
   /** Directory of the compiled BPF objects. */
   objectDir?: string;
   logger: HookLogger;
+}
+
+export interface NodeSnatOptions {
+  /** The external ports (and ICMP echo identifiers) SNAT hands out, both included. */
+  portMin?: number;
+  portMax?: number;
+  /** Connections the conntrack table holds on a node with an external NIC (two map entries each). */
+  conntrackMax?: number;
+  /** Drop packets to an external IP that belong to no connection instead of passing them to the kernel. */
+  dropUnsolicited?: boolean;
+  /** Check the IPv4 header checksum of what arrives on the external NICs. */
+  verifyIpv4Checksum?: boolean;
+}
+
+/** An external NIC: a physical-network interface running xdp_external. */
+export interface ExternalInterface {
+  name: string;
+  /** Its ifindex at start. */
+  ifindex: number;
+  /** The physical networks mapped to it (none if given by interface name only). */
+  physicalNetworks: string[];
 }
 
 /** Objects and the programs the node takes from each. */
 const UNDERLAY = { file: 'xdp_underlay.bpf.o', xdp: 'xdp_underlay' };
 const FLOOD = { file: 'tc_flood.bpf.o', port: 'tc_port_flood', underlay: 'tc_underlay_flood' };
 const PORT = { file: 'xdp_port.bpf.o', xdp: 'xdp_port' };
-const GUARD = { file: 'xdp_guard.bpf.o', xdp: 'xdp_guard' };
+const EXTERNAL = { file: 'xdp_external.bpf.o', xdp: 'xdp_external' };
+
+/** xdpnet_snat_ct's max_entries on a node with no external NIC: nothing creates connections there. */
+export const TOKEN_CONNTRACK_ENTRIES = 1024;
 
 /** The bpffs mount a root lives on: /sys/fs/bpf for anything below it, else the root itself. */
 function bpffsMountFor(root: string): string {
@@ -86,7 +128,22 @@ export class NodeDataplane {
     /** The node's own attachments: underlay TC and XDP, then the physical networks' XDP. */
     private readonly hooks: PinnedHook[],
     private readonly programs: BpfProgram[],
+    /** The external NICs, by interface name (xdp_external on each, in xdpnet_tx_ports). */
+    readonly externalInterfaces: ReadonlyMap<string, ExternalInterface>,
+    /** xdp_external as loaded (what the external NICs run), if the node has any: frames the daemon sends go through it. */
+    readonly externalProgram: BpfProgram | undefined,
   ) {}
+
+  /** The interface a physical network is mapped to here (whatever it is), or undefined. */
+  physicalInterfaceOf(physicalNetwork: string): string | undefined {
+    const map = this.options.physicalNetworks ?? {};
+    return Object.hasOwn(map, physicalNetwork) ? map[physicalNetwork] : undefined;
+  }
+
+  /** The underlay interface's name. */
+  get underlayInterface(): string {
+    return this.options.underlayInterface;
+  }
 
   static async start(options: NodeDataplaneOptions): Promise<NodeDataplane> {
     const { bpffsRoot, logger } = options;
@@ -96,18 +153,49 @@ export class NodeDataplane {
     const objectDir = options.objectDir ?? join(REPO_ROOT, 'bpf/build');
 
     const interfaces = await InterfaceIndex.open();
-    const maps = new PinnedMaps(bpffsRoot);
     const programs: BpfProgram[] = [];
     const hooks: PinnedHook[] = [];
+    let maps: PinnedMaps | undefined;
     let ports: PortPrograms | undefined;
     try {
       const underlay = await interfaces.lookupLink(options.underlayInterface);
       if (!underlay) throw new Error(`interface ${options.underlayInterface} (underlay_interface) does not exist`);
+
+      // The physical networks' interfaces, each once, with the physical networks mapped to it.
+      const byInterface = new Map<string, string[]>();
+      for (const name of options.physicalInterfaces ?? []) if (!byInterface.has(name)) byInterface.set(name, []);
+      for (const [physnet, name] of Object.entries(options.physicalNetworks ?? {})) {
+        const names = byInterface.get(name) ?? [];
+        names.push(physnet);
+        byInterface.set(name, names);
+      }
+      if (byInterface.delete(underlay.name)) {
+        logger.info({ interface: underlay.name }, 'physical network on the underlay interface: xdp_underlay guards it; it can be no external NIC (no SNAT through it)');
+      }
+
+      const snat = options.snat ?? {};
+      const conntrackEntries = byInterface.size > 0 ? (snat.conntrackMax === undefined ? undefined : 2 * snat.conntrackMax) : TOKEN_CONNTRACK_ENTRIES;
+      maps = new PinnedMaps(bpffsRoot, {
+        maxEntries: conntrackEntries === undefined ? {} : { [SNAT_CT_MAP_NAME]: conntrackEntries },
+        logger,
+      });
+      const pinned = maps;
       // Each object gets those of these it declares: a setting added to a program needs no change here.
-      const settings = { vtep_ip: encode(ipv4, options.vtepIp), underlay_mtu: underlay.mtu };
-      const load = async (file: string, names: string[]): Promise<BpfProgram[]> => {
+      const settings: Record<string, RodataValue> = {
+        vtep_ip: encode(ipv4, options.vtepIp),
+        underlay_mtu: underlay.mtu,
+        ...(snat.portMin === undefined ? {} : { snat_port_min: snat.portMin }),
+        ...(snat.portMax === undefined ? {} : { snat_port_max: snat.portMax }),
+      };
+      // Only xdp_external's: the other objects that validate IPv4 (xdp_underlay) keep their own defaults.
+      const externalSettings: Record<string, RodataValue> = {
+        ...settings,
+        ...(snat.dropUnsolicited === undefined ? {} : { drop_unsolicited: snat.dropUnsolicited }),
+        ...(snat.verifyIpv4Checksum === undefined ? {} : { verify_ipv4_checksum: snat.verifyIpv4Checksum }),
+      };
+      const load = async (file: string, names: string[], given = settings): Promise<BpfProgram[]> => {
         const path = join(objectDir, file);
-        const obj = await maps.load(path, declaredSettings(path, settings));
+        const obj = await pinned.load(path, declaredSettings(path, given));
         try {
           return names.map((name) => {
             const program = obj.program(name);
@@ -132,17 +220,18 @@ export class NodeDataplane {
       // An xdp_guard link left by an older daemon becomes xdp_underlay through the same link.
       attach('xdp', underlay.name, underlay.index, xdpUnderlay!, UNDERLAY.xdp);
 
-      const physical = [...new Set(options.physicalInterfaces)].filter((name) => {
-        if (name !== underlay.name) return true;
-        logger.info({ interface: name }, 'physical network on the underlay interface: xdp_underlay guards it already');
-        return false;
-      });
-      if (physical.length > 0) {
-        const [guard] = await load(GUARD.file, [GUARD.xdp]);
-        for (const name of physical) {
+      const externals = new Map<string, ExternalInterface>();
+      let xdpExternal: BpfProgram | undefined;
+      if (byInterface.size > 0) {
+        [xdpExternal] = await load(EXTERNAL.file, [EXTERNAL.xdp], externalSettings);
+        for (const [name, physicalNetworks] of byInterface) {
           const link = await interfaces.lookupLink(name);
           if (!link) throw new Error(`interface ${name} (from physical_networks) does not exist`);
-          attach('xdp', name, link.index, guard!, GUARD.xdp);
+          // Before the program: SNAT'd packets are redirected into it through this slot.
+          const nicTx = txPortWrite(link.index);
+          maps.require(nicTx.map).update(nicTx.key, nicTx.value);
+          attach('xdp', name, link.index, xdpExternal!, EXTERNAL.xdp);
+          externals.set(name, { name, ifindex: link.index, physicalNetworks });
         }
       }
 
@@ -150,17 +239,17 @@ export class NodeDataplane {
         linksDir,
         xdp: { program: xdpPort!, name: PORT.xdp },
         tc: { program: tcPort!, name: FLOOD.port },
-        reserved: new Set([underlay.name, ...physical]),
+        reserved: new Set([underlay.name, ...externals.keys()]),
         logger,
       });
       ports.adopt(interfaces);
-      return new NodeDataplane(options, maps, interfaces, ports, underlay.index, underlay.mtu, hooks, programs);
+      return new NodeDataplane(options, maps, interfaces, ports, underlay.index, underlay.mtu, hooks, programs, externals, xdpExternal);
     } catch (err) {
       // Attachments made so far stay (pinned): the next start adopts them.
       ports?.close();
       for (const h of hooks) h.link.close();
       for (const p of programs) p.close();
-      maps.close();
+      maps?.close();
       interfaces.close();
       throw err;
     }
@@ -174,7 +263,7 @@ export class NodeDataplane {
     return readReasonCounters(this.maps.require(REASON_MAP_NAME));
   }
 
-  /** Every attachment: the underlay's TC and XDP, the physical networks', each VM port's. */
+  /** Every attachment: the underlay's TC and XDP, the external NICs', each VM port's. */
   attached(): AttachmentStatus[] {
     return [...this.hooks.map(hookStatus), ...this.ports.statuses()];
   }

@@ -9,10 +9,31 @@
 // type, sizes, max_entries, flags: object.ts), device maps included. So there
 // is one map per name: a write through any handle, or through the pin by
 // another tool, reaches every program that uses it.
+//
+// Sizes: a map's max_entries is the object's unless the node overrides it
+// (`maxEntries`, given once for the whole node and applied to every object
+// that declares the map, so that all of them agree on the one pinned map:
+// the conntrack table is loaded small on a node without an external NIC).
+//
+// A pin another build left that no longer matches what the objects declare
+// (type, key or value size, max_entries):
+//   - a map that holds only counters (COUNTER_MAPS: xdpnet_reasons,
+//     xdpnet_port_stats) is replaced: the pin is removed and the map created
+//     anew, its counts restarting at zero (logged). The programs still
+//     attached keep counting into the old map until the node's programs are
+//     swapped in, moments later;
+//   - a map that only grows or shrinks with the node's configuration
+//     (RESIZABLE_WHEN_EMPTY: the conntrack table) is replaced if it holds no
+//     entry, since nothing is lost then;
+//   - any other map is a start failure (PinnedMapMismatchError) naming the
+//     map, the pin and every difference: its contents are forwarding state
+//     that a silent replacement would lose.
+// Differences the loader alone sees (map flags) stay its own failure.
 
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { type LoadedObject, type MapOverrides, type RodataValue, loadObject } from './object.js';
-import { type BpfMap, MapType } from './maps.js';
+import { BpfMap, MapType } from './maps.js';
 import { BpfError, native } from './native.js';
 
 /**
@@ -30,17 +51,71 @@ export interface MapFillStatus {
 /** Map types whose every slot exists: their fill is their size. */
 const ARRAY_TYPES = new Set<number>([MapType.ARRAY, MapType.PERCPU_ARRAY, MapType.PROG_ARRAY]);
 
+/** Maps that hold nothing but counters: an incompatible pin is replaced (see the top of the file). */
+export const COUNTER_MAPS: ReadonlySet<string> = new Set(['xdpnet_reasons', 'xdpnet_port_stats']);
+/** Maps whose size follows the node's configuration: an incompatible pin is replaced if empty. */
+export const RESIZABLE_WHEN_EMPTY: ReadonlySet<string> = new Set(['xdpnet_snat_ct']);
+
+/** What a map is declared as (after the node's overrides) or pinned as. */
+export interface MapShape {
+  type: number;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+}
+
+/** A map the objects declare, with its shape as declared. */
+export interface DeclaredMap extends MapShape {
+  name: string;
+}
+
 /** The maps an object declares, without the ones libbpf makes for its globals. */
-export function declaredMaps(objectPath: string): { name: string; type: number }[] {
+export function declaredMaps(objectPath: string): DeclaredMap[] {
   const handle = native().openObject(objectPath);
   try {
     return handle
       .maps()
       .filter((m) => !m.internal)
-      .map((m) => ({ name: m.name, type: m.type }));
+      .map(({ name, type, keySize, valueSize, maxEntries }) => ({ name, type, keySize, valueSize, maxEntries }));
   } finally {
     handle.close();
   }
+}
+
+/** How a pinned map differs from what is declared: "max_entries 128 declared, 64 pinned", ...; empty if it does not. */
+export function shapeDifferences(declared: MapShape, pinned: MapShape): string[] {
+  const fields: [keyof MapShape, string][] = [
+    ['type', 'type'],
+    ['keySize', 'key size'],
+    ['valueSize', 'value size'],
+    ['maxEntries', 'max_entries'],
+  ];
+  return fields.filter(([f]) => declared[f] !== pinned[f]).map(([f, label]) => `${label} ${declared[f]} declared, ${pinned[f]} pinned`);
+}
+
+/** A pinned map this build cannot reuse and must not replace. */
+export class PinnedMapMismatchError extends Error {
+  override name = 'PinnedMapMismatchError';
+
+  constructor(
+    readonly map: string,
+    readonly pinPath: string,
+    readonly differences: readonly string[],
+    hint: string,
+  ) {
+    super(`the map ${map} pinned at ${pinPath} is not the one this build declares (${differences.join('; ')}): ${hint}`);
+  }
+}
+
+export interface PinnedMapsLogger {
+  warn(obj: object, msg: string): void;
+}
+
+export interface PinnedMapsOptions {
+  /** Per map name: max_entries to load it with instead of the object's, in every object that declares it. */
+  maxEntries?: Readonly<Record<string, number>>;
+  /** Where replaced pins are reported. */
+  logger?: PinnedMapsLogger;
 }
 
 /** The load-time settings among `settings` that the object declares (as `cfg_<name>` or `<name>`). */
@@ -52,8 +127,19 @@ export function declaredSettings(objectPath: string, settings: Record<string, Ro
 export class PinnedMaps {
   /** One handle per map, in the order they were first met. */
   private readonly handles = new Map<string, BpfMap>();
+  /** Maps whose pin has been checked against the declaration (once: later objects reuse what the first made). */
+  private readonly checked = new Set<string>();
+  /** Entry counts of maps too large to count key by key (see setEntryCounter). */
+  private readonly counters = new Map<string, () => number | undefined>();
 
-  constructor(readonly root: string) {}
+  constructor(
+    readonly root: string,
+    private readonly options: PinnedMapsOptions = {},
+  ) {
+    for (const [name, n] of Object.entries(options.maxEntries ?? {})) {
+      if (!Number.isInteger(n) || n < 1) throw new RangeError(`map ${name}: maxEntries must be a positive integer, got ${n}`);
+    }
+  }
 
   pinPath(name: string): string {
     return join(this.root, name);
@@ -64,8 +150,14 @@ export class PinnedMaps {
    * if already pinned), and keeps a handle on each map not met before.
    */
   async load(objectPath: string, rodata: Record<string, RodataValue>): Promise<LoadedObject> {
-    const declared = declaredMaps(objectPath);
-    const maps: Record<string, MapOverrides> = Object.fromEntries(declared.map((m) => [m.name, { pinPath: this.pinPath(m.name) }]));
+    const declared = declaredMaps(objectPath).map((m) => ({ ...m, maxEntries: this.options.maxEntries?.[m.name] ?? m.maxEntries }));
+    for (const m of declared) this.checkPin(m);
+    const maps: Record<string, MapOverrides> = Object.fromEntries(
+      declared.map((m) => {
+        const maxEntries = this.options.maxEntries?.[m.name];
+        return [m.name, { pinPath: this.pinPath(m.name), ...(maxEntries === undefined ? {} : { maxEntries }) }];
+      }),
+    );
     const obj = await loadObject(objectPath, { rodata, maps });
     try {
       for (const { name } of declared) if (!this.handles.has(name)) this.handles.set(name, obj.map(name));
@@ -74,6 +166,51 @@ export class PinnedMaps {
       throw err;
     }
     return obj;
+  }
+
+  /**
+   * Compares the pin of a declared map (if any) with the declaration, once
+   * per map, and replaces or refuses it as the top of the file says.
+   */
+  private checkPin(declared: DeclaredMap): void {
+    const { name } = declared;
+    if (this.checked.has(name)) return;
+    const path = this.pinPath(name);
+    if (existsSync(path)) {
+      const pinned = BpfMap.openPinned(path);
+      let differences: string[];
+      let empty: boolean;
+      try {
+        differences = shapeDifferences(declared, pinned.info);
+        empty = differences.length > 0 && pinned.keys().next().done === true;
+      } finally {
+        pinned.close();
+      }
+      if (differences.length > 0) {
+        if (COUNTER_MAPS.has(name)) {
+          this.options.logger?.warn({ map: name, pinPath: path, differences }, 'pinned counters map of another build replaced: its counts restart from zero');
+          native().unpin(path);
+        } else if (RESIZABLE_WHEN_EMPTY.has(name) && empty) {
+          this.options.logger?.warn({ map: name, pinPath: path, differences }, 'empty pinned map of another size replaced');
+          native().unpin(path);
+        } else {
+          const hint = RESIZABLE_WHEN_EMPTY.has(name)
+            ? 'it holds entries, and resizing it would drop them; restore the configuration it was made with, or remove the pin to start it afresh (every entry is lost)'
+            : 'its entries are forwarding state a replacement would lose; run the build that made it, or remove the pin (and the node\'s links) to start afresh';
+          throw new PinnedMapMismatchError(name, path, differences, hint);
+        }
+      }
+    }
+    this.checked.add(name);
+  }
+
+  /**
+   * Counts the entries of `name` for fill() with `count` instead of walking
+   * its keys (a table of millions of entries whose owner knows its size);
+   * undefined from `count` falls back to the walk.
+   */
+  setEntryCounter(name: string, count: () => number | undefined): void {
+    this.counters.set(name, count);
   }
 
   get(name: string): MapHandle | undefined {
@@ -105,6 +242,8 @@ export class PinnedMaps {
     return [...this.handles].map(([name, map]) => {
       const { maxEntries, type } = map.info;
       if (ARRAY_TYPES.has(type)) return { name, entries: maxEntries, maxEntries };
+      const counted = this.counters.get(name)?.();
+      if (counted !== undefined) return { name, entries: counted, maxEntries };
       let entries = 0;
       for (const _ of map.keys()) entries++;
       return { name, entries, maxEntries };

@@ -22,15 +22,21 @@
 //   could remove them, and what is wanted is then upserted afresh.
 // - A map with no room for a new key: RESOURCE_EXHAUSTED.
 //
-// External routes are written like any other; xdp_port drops what they match
-// (REASON_DROP_EXTERNAL_NOT_IMPLEMENTED) until SNAT exists.
+// External routes are written like any other. Off the router's gateway node
+// what they match is tunnelled to the gateway node, which needs the underlay
+// next hop of its VTEP (else DROP_NO_UNDERLAY_NEXTHOP): the gateway VTEPs of
+// non-local external routes go to an optional NexthopSink (vtep-demand.ts
+// shares the one UnderlayNexthops with the flood lists), wanted on every
+// upsert and, after list('routes'), wanted and retained as the routes listed
+// name them.
 
 import { DataplaneError, type DataplaneEntry } from '../reconciler/dataplane.js';
-import { type RouterInterfaceKey, type TableKey, type TableName, type TableValue, keyString } from '../reconciler/tables.js';
+import { type RouteValue, type RouterInterfaceKey, type TableKey, type TableName, type TableValue, keyString } from '../reconciler/tables.js';
 import type { HookLogger } from './hook-links.js';
 import { routerIface } from './layouts.js';
 import { BpfError } from './native.js';
 import type { RawEntry } from './overlay-encode.js';
+import type { NexthopSink } from './overlay-tables.js';
 import type { MapHandle, PinnedMaps } from './pinned-maps.js';
 import {
   RouterCodecError,
@@ -92,7 +98,11 @@ export class RouterTables {
    */
   private ifaceVnis: Map<string, Set<number>> | undefined;
 
-  constructor(private readonly parts: RouterParts) {
+  constructor(
+    private readonly parts: RouterParts,
+    /** Where the gateway VTEPs of non-local external routes go (see the top of the file). */
+    private readonly vteps?: NexthopSink,
+  ) {
     this.map = Object.fromEntries(ROUTER_MAPS.map((n) => [n, parts.maps.require(n)])) as Record<RouterMapName, MapHandle>;
   }
 
@@ -104,8 +114,14 @@ export class RouterTables {
     switch (table) {
       case 'routers':
         return this.decodeAll('xdpnet_routers', decodeRouter) as DataplaneEntry<T>[];
-      case 'routes':
-        return this.decodeAll('xdpnet_routes', decodeRoute) as DataplaneEntry<T>[];
+      case 'routes': {
+        const routes = this.decodeAll('xdpnet_routes', decodeRoute);
+        // Wanted as well as retained: after a restart the routes are already there and nothing is upserted.
+        const vteps = new Set(routes.map((e) => remoteGatewayOf(e.value)).filter((ip): ip is string => ip !== undefined));
+        this.vteps?.want([...vteps]);
+        this.vteps?.retainOnly(vteps);
+        return routes as DataplaneEntry<T>[];
+      }
       case 'routerInterfaces':
         return this.listInterfaces() as DataplaneEntry<T>[];
     }
@@ -116,8 +132,12 @@ export class RouterTables {
     switch (table) {
       case 'routers':
         return this.write(encodeRouter(key as TableKey<'routers'>, value as TableValue<'routers'>));
-      case 'routes':
-        return this.write(encodeRoute(key as TableKey<'routes'>, value as TableValue<'routes'>));
+      case 'routes': {
+        this.write(encodeRoute(key as TableKey<'routes'>, value as TableValue<'routes'>));
+        const vtep = remoteGatewayOf(value as TableValue<'routes'>);
+        if (vtep !== undefined) this.vteps?.want([vtep]);
+        return;
+      }
       case 'routerInterfaces':
         return this.upsertInterface(key as TableKey<'routerInterfaces'>, value as TableValue<'routerInterfaces'>);
     }
@@ -252,6 +272,11 @@ export class RouterTables {
       throw err;
     }
   }
+}
+
+/** The gateway node's VTEP of an external route that leaves through another node, else undefined. */
+function remoteGatewayOf(value: RouteValue): string | undefined {
+  return value.kind === 'external' && !value.gatewayIsLocal ? value.gatewayVtepIp : undefined;
 }
 
 /** Every entry, copied out of the batch buffers (decoders may keep slices). */

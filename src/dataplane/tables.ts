@@ -1,59 +1,93 @@
 // The reconciler's tables (src/reconciler/tables.ts) as the BPF fast path
-// implements them. The VXLAN overlay's tables (networks, localPorts, fdb, arp,
-// floodList) are written into the pinned maps by OverlayTables, distributed
-// routing's (routers, routerInterfaces, routes) by RouterTables. Each other
-// table is implemented by the issue that adds the BPF program consuming it;
-// until then it is reported as UNIMPLEMENTED, which the reconciler turns into
-// an ERROR status with this message on every resource that needs it, instead
-// of pretending the resource is forwarded.
+// implements them, each by one adapter over the pinned maps: the VXLAN
+// overlay's (networks, localPorts, fdb, arp, floodList) by OverlayTables,
+// distributed routing's (routers, routerInterfaces, routes) by RouterTables,
+// a router's external side (snat) by SnatTables, floating IPs (floatingIps,
+// fixedToFloating) by FipTables. More adapters plug in as the programs
+// consuming their tables arrive: one more TableAdapter given to the
+// constructor, which routes each table to the first adapter that handles it. A table no adapter handles is reported as
+// UNIMPLEMENTED, which the reconciler turns into an ERROR status with this
+// message on every resource that needs it, instead of pretending the
+// resource is forwarded.
+//
+// The routes table is also shown to a RouteObserver (the external next-hop
+// resolver: a static route through the external gateway has a next hop to
+// resolve up front), after each successful write and on each list.
 
 import { DataplaneError, type Dataplane, type DataplaneEntry, type TableSupport } from '../reconciler/dataplane.js';
 import type { TableKey, TableName, TableValue } from '../reconciler/tables.js';
-import type { OverlayTable, OverlayTables } from './overlay-tables.js';
-import type { RouterTable, RouterTables } from './router-tables.js';
+import type { RouteObserver } from './external-nexthops.js';
 
-type UnimplementedTable = Exclude<TableName, OverlayTable | RouterTable>;
+/** One adapter: the tables it handles, each with the reconciler's operations. */
+export interface TableAdapter {
+  handles(table: TableName): boolean;
+  list(table: TableName): Promise<DataplaneEntry[]>;
+  upsert(table: TableName, key: TableKey<TableName>, value: TableValue<TableName>): Promise<void>;
+  delete(table: TableName, key: TableKey<TableName>): Promise<void>;
+}
 
-const NOT_YET: Record<UnimplementedTable, string> = {
-  // Owned by every router with an external gateway: the router shows this even while it routes between its own subnets.
+/** Why a table no adapter handles is not forwarded (the owners' status message). */
+const NOT_YET: Partial<Record<TableName, string>> = {
   snat: 'the external gateway is not implemented yet (no SNAT, no routing through it): what the router would send out through it is dropped',
   floatingIps: 'floating IPs are not implemented yet',
   fixedToFloating: 'floating IPs are not implemented yet',
   providerPorts: 'provider (flat/VLAN) networks are not implemented by the dataplane yet',
 };
 
+export interface BpfTablesOptions {
+  /** Shown every routes write and list (external-nexthops.ts). */
+  routeObserver?: RouteObserver;
+}
+
 export class BpfTables implements Dataplane {
-  constructor(
-    private readonly overlay: OverlayTables,
-    private readonly routers: RouterTables,
-  ) {}
+  private readonly adapters: TableAdapter[];
+  private readonly routeObserver: RouteObserver | undefined;
+
+  /** `adapters` after the first two are tried in order; options may come last. */
+  constructor(overlay: TableAdapter, routers: TableAdapter, ...more: (TableAdapter | BpfTablesOptions)[]) {
+    const isAdapter = (x: TableAdapter | BpfTablesOptions): x is TableAdapter => typeof (x as TableAdapter).handles === 'function';
+    this.adapters = [overlay, routers, ...more.filter(isAdapter)];
+    this.routeObserver = more.find((x): x is BpfTablesOptions => !isAdapter(x))?.routeObserver;
+  }
+
+  private adapterFor(table: TableName): TableAdapter | undefined {
+    return this.adapters.find((a) => a.handles(table));
+  }
 
   supports(table: TableName): TableSupport {
-    if (this.overlay.handles(table) || this.routers.handles(table)) return true;
-    return { code: 'UNIMPLEMENTED', message: NOT_YET[table] };
+    if (this.adapterFor(table)) return true;
+    return { code: 'UNIMPLEMENTED', message: notYet(table) };
   }
 
-  list<T extends TableName>(table: T): Promise<DataplaneEntry<T>[]> {
-    if (this.overlay.handles(table)) return this.overlay.list(table) as Promise<DataplaneEntry<T>[]>;
-    if (this.routers.handles(table)) return this.routers.list(table) as Promise<DataplaneEntry<T>[]>;
-    return Promise.reject(unimplemented(table));
+  async list<T extends TableName>(table: T): Promise<DataplaneEntry<T>[]> {
+    const adapter = this.adapterFor(table);
+    if (!adapter) throw unimplemented(table);
+    const entries = (await adapter.list(table)) as DataplaneEntry<T>[];
+    if (table === 'routes') this.routeObserver?.routesListed(entries as DataplaneEntry<'routes'>[]);
+    return entries;
   }
 
-  upsert<T extends TableName>(table: T, key: TableKey<T>, value: TableValue<T>): Promise<void> {
-    if (this.overlay.handles(table)) return this.overlay.upsert(table, key as TableKey<typeof table>, value as TableValue<typeof table>);
-    if (this.routers.handles(table)) return this.routers.upsert(table, key as TableKey<typeof table>, value as TableValue<typeof table>);
-    return Promise.reject(unimplemented(table));
+  async upsert<T extends TableName>(table: T, key: TableKey<T>, value: TableValue<T>): Promise<void> {
+    const adapter = this.adapterFor(table);
+    if (!adapter) throw unimplemented(table);
+    await adapter.upsert(table, key, value);
+    if (table === 'routes') this.routeObserver?.routeUpserted(key as TableKey<'routes'>, value as TableValue<'routes'>);
   }
 
-  delete<T extends TableName>(table: T, key: TableKey<T>): Promise<void> {
-    if (this.overlay.handles(table)) return this.overlay.delete(table, key as TableKey<typeof table>);
-    if (this.routers.handles(table)) return this.routers.delete(table, key as TableKey<typeof table>);
-    return Promise.reject(unimplemented(table));
+  async delete<T extends TableName>(table: T, key: TableKey<T>): Promise<void> {
+    const adapter = this.adapterFor(table);
+    if (!adapter) throw unimplemented(table);
+    await adapter.delete(table, key);
+    if (table === 'routes') this.routeObserver?.routeDeleted(key as TableKey<'routes'>);
   }
+}
+
+function notYet(table: TableName): string {
+  return NOT_YET[table] ?? `the ${table} table is not implemented by the BPF dataplane yet`;
 }
 
 // The reconciler makes no other call for an unsupported table; this says so
 // plainly should that contract ever be broken.
-function unimplemented(table: UnimplementedTable): DataplaneError {
-  return new DataplaneError('UNIMPLEMENTED', `${table}: ${NOT_YET[table]}`);
+function unimplemented(table: TableName): DataplaneError {
+  return new DataplaneError('UNIMPLEMENTED', `${table}: ${notYet(table)}`);
 }

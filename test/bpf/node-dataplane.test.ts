@@ -5,20 +5,28 @@
 // daemon works in the namespace it runs in); pins go under the topology's
 // bpffs directory. What the code says is checked against what the kernel
 // says, read with other tools: `ip link` for XDP, bpftool for programs and
-// their maps, llvm-objdump for the maps each object declares.
+// their maps, llvm-objdump for the maps each object declares. Also: what a
+// node does with pins an older build left (an xdp_guard link on a physical
+// network's interface, a counters map of another size, the conntrack table
+// at another size, any other map that does not match).
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { BpfLink, attachXdp, loadObject, REASON_MAP_NAME } from '../../src/dataplane/index.js';
-import { NodeDataplane } from '../../src/dataplane/node.js';
+import { SNAT_CT_MAP_NAME } from '../../src/dataplane/layouts.js';
+import { NodeDataplane, TOKEN_CONNTRACK_ENTRIES } from '../../src/dataplane/node.js';
+import { PinnedMapMismatchError } from '../../src/dataplane/pinned-maps.js';
+import { REASON_MAX } from '../../src/gen/reasons.js';
 import { objectPath } from '../helpers/bpf.js';
 import { describePrivileged } from '../helpers/privileged.js';
 import { type Topology, useTopology } from '../helpers/netns.js';
 
 const VTEP = '192.0.2.1';
 const UNDERLAY_MTU = 1400;
-const OBJECTS = ['xdp_underlay', 'tc_flood', 'xdp_port', 'xdp_guard'];
+const OBJECTS = ['xdp_underlay', 'tc_flood', 'xdp_port', 'xdp_external'];
+/** Connections the conntrack table is loaded for here: small, it is preallocated. */
+const CONNTRACK_MAX = 4096;
 
 const sh = (argv: string[]): string => execFileSync(argv[0]!, argv.slice(1), { encoding: 'utf8' });
 const json = <T>(argv: string[]): T => JSON.parse(sh(argv)) as T;
@@ -40,6 +48,7 @@ interface MapInfo {
   id: number;
   name: string;
   type: string;
+  max_entries: number;
 }
 const prog = (id: number): ProgInfo => json<ProgInfo>(['bpftool', 'prog', 'show', 'id', String(id), '-j']);
 const mapById = (id: number): MapInfo => json<MapInfo>(['bpftool', 'map', 'show', 'id', String(id), '-j']);
@@ -80,35 +89,139 @@ describePrivileged('NodeDataplane on a real kernel', ['bpf', 'netns'], () => {
   const names = (t: Topology) => ({ ul: t.rootLinkName('ul'), ph: t.rootLinkName('ph'), p1: t.rootLinkName('p1') });
   const root = (t: Topology) => join(t.bpffsDir, 'xdpnet');
   const start = (t: Topology, logger: NodeDataplaneLogger) =>
-    NodeDataplane.start({ bpffsRoot: root(t), vtepIp: VTEP, underlayInterface: names(t).ul, physicalInterfaces: [names(t).ph], logger });
+    NodeDataplane.start({
+      bpffsRoot: root(t),
+      vtepIp: VTEP,
+      underlayInterface: names(t).ul,
+      physicalNetworks: { external: names(t).ph },
+      snat: { conntrackMax: CONNTRACK_MAX },
+      logger,
+    });
 
-  it('replaces an xdp_guard link left by an older daemon through the same link', async () => {
+  it('replaces the xdp_guard links left by an older daemon through the same links: xdp_underlay on the underlay, xdp_external on the physical network', async () => {
     const t = topology();
-    const ul2 = t.rootLinkName('ul2');
+    const [ul2, ph] = [t.rootLinkName('ul2'), t.rootLinkName('ph')];
     const older = join(t.bpffsDir, 'older');
-    // What the previous release did: xdp_guard through a link pinned at links/xdp_<underlay>.
+    // What the previous release did: xdp_guard through links pinned at links/xdp_<interface>.
     mkdirSync(join(older, 'links'), { recursive: true });
     const guard = await loadObject(objectPath('xdp_guard'), { maps: { [REASON_MAP_NAME]: { pinPath: join(older, REASON_MAP_NAME) } } });
-    const { link } = attachXdp(guard.program('xdp_guard'), ifindexOf(ul2), { pinPath: join(older, 'links', `xdp_${ul2}`) });
-    const guardLinkId = link.info().id;
-    link.close();
+    const guardLinkIds: Record<string, number> = {};
+    for (const ifname of [ul2, ph]) {
+      const { link } = attachXdp(guard.program('xdp_guard'), ifindexOf(ifname), { pinPath: join(older, 'links', `xdp_${ifname}`) });
+      guardLinkIds[ifname] = link.info().id;
+      link.close();
+      expect(prog(xdpProgId(ifname)!).name).toBe('xdp_guard');
+    }
     guard.close();
-    expect(prog(xdpProgId(ul2)!).name).toBe('xdp_guard');
 
     const { logger, messages } = collectingLogger();
-    const upgraded = await NodeDataplane.start({ bpffsRoot: older, vtepIp: VTEP, underlayInterface: ul2, physicalInterfaces: [], logger });
+    const upgraded = await NodeDataplane.start({
+      bpffsRoot: older,
+      vtepIp: VTEP,
+      underlayInterface: ul2,
+      physicalNetworks: { external: ph },
+      snat: { conntrackMax: CONNTRACK_MAX },
+      logger,
+    });
     try {
-      const xdp = upgraded.attached().find((a) => a.pinPath.endsWith(`/xdp_${ul2}`))!;
-      // The same link (a detached link can never hold a program again), now running xdp_underlay.
-      expect(xdp.linkId).toBe(guardLinkId);
-      expect(xdp.programName).toBe('xdp_underlay');
-      expect(xdpProgId(ul2)).toBe(xdp.programId);
-      expect(prog(xdp.programId).name).toBe('xdp_underlay');
-      expect(messages).toContain('adopted attached link; replaced its program atomically');
+      for (const [ifname, program] of [
+        [ul2, 'xdp_underlay'],
+        [ph, 'xdp_external'],
+      ] as const) {
+        const xdp = upgraded.attached().find((a) => a.pinPath.endsWith(`/xdp_${ifname}`))!;
+        // The same link (a detached link can never hold a program again), now running the new program.
+        expect(xdp.linkId, ifname).toBe(guardLinkIds[ifname]);
+        expect(xdp.programName).toBe(program);
+        expect(xdpProgId(ifname)).toBe(xdp.programId);
+        expect(prog(xdp.programId).name).toBe(program);
+      }
+      expect(messages.filter((m) => m === 'adopted attached link; replaced its program atomically')).toHaveLength(2);
+      expect(upgraded.externalInterfaces.get(ph)).toEqual({ name: ph, ifindex: ifindexOf(ph), physicalNetworks: ['external'] });
     } finally {
       upgraded.teardown();
     }
     expect(xdpProgId(ul2)).toBeUndefined();
+    expect(xdpProgId(ph)).toBeUndefined();
+  });
+
+  describe('pins of another build', () => {
+    /** A bpffs root for one case, holding `map` pinned as `object` declares it but with `maxEntries`. */
+    async function pinnedOld(t: Topology, dir: string, object: string, map: string, maxEntries: number): Promise<string> {
+      const at = join(t.bpffsDir, dir);
+      mkdirSync(at, { recursive: true });
+      const obj = await loadObject(objectPath(object), { maps: { [map]: { pinPath: join(at, map), maxEntries } } });
+      obj.close();
+      expect(pinnedMap(join(at, map)).max_entries).toBe(maxEntries);
+      return at;
+    }
+    const startAt = (t: Topology, at: string, logger: NodeDataplaneLogger, external = true) =>
+      NodeDataplane.start({
+        bpffsRoot: at,
+        vtepIp: VTEP,
+        underlayInterface: t.rootLinkName('ul2'),
+        ...(external ? { physicalNetworks: { external: t.rootLinkName('ph') } } : {}),
+        snat: { conntrackMax: CONNTRACK_MAX },
+        logger,
+      });
+
+    it('a counters map of another size (xdpnet_reasons of 64 reasons, before REASON_MAX grew) is replaced, and said so', async () => {
+      const t = topology();
+      const at = await pinnedOld(t, 'old-reasons', 'xdp_guard', REASON_MAP_NAME, 64);
+      const { logger, messages } = collectingLogger();
+      const n = await startAt(t, at, logger);
+      try {
+        expect(messages).toContain('pinned counters map of another build replaced: its counts restart from zero');
+        expect(pinnedMap(join(at, REASON_MAP_NAME)).max_entries).toBe(REASON_MAX);
+        expect(n.reasonCounters().length).toBeGreaterThan(64);
+      } finally {
+        n.teardown();
+      }
+    });
+
+    it('any other map of another size is a start failure naming the map, the pin and the difference; nothing is replaced', async () => {
+      const t = topology();
+      const at = await pinnedOld(t, 'old-networks', 'xdp_underlay', 'xdpnet_networks', 100);
+      const id = pinnedMap(join(at, 'xdpnet_networks')).id;
+      const err = await startAt(t, at, collectingLogger().logger).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(PinnedMapMismatchError);
+      expect((err as Error).message).toMatch(new RegExp(`the map xdpnet_networks pinned at ${join(at, 'xdpnet_networks')} is not the one this build declares \\(max_entries \\d+ declared, 100 pinned\\)`));
+      expect(pinnedMap(join(at, 'xdpnet_networks')).id).toBe(id);
+      expect(xdpProgId(t.rootLinkName('ul2'))).toBeUndefined();
+    });
+
+    it('the conntrack table at another size is resized while empty, refused once it holds connections', async () => {
+      const t = topology();
+      // A compute node's token-sized table, the node now given an external NIC.
+      const at = await pinnedOld(t, 'old-ct', 'xdp_external', SNAT_CT_MAP_NAME, TOKEN_CONNTRACK_ENTRIES);
+      const { logger, messages } = collectingLogger();
+      const n = await startAt(t, at, logger);
+      try {
+        expect(messages).toContain('empty pinned map of another size replaced');
+        expect(pinnedMap(join(at, SNAT_CT_MAP_NAME)).max_entries).toBe(2 * CONNTRACK_MAX);
+        // A connection in it; then the node without its external NIC would want the token size.
+        n.maps.require(SNAT_CT_MAP_NAME).update(Buffer.alloc(20, 1), Buffer.alloc(40));
+      } finally {
+        n.close();
+      }
+      const err = await startAt(t, at, collectingLogger().logger, false).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(PinnedMapMismatchError);
+      expect((err as Error).message).toMatch(/xdpnet_snat_ct .*max_entries 1024 declared, 8192 pinned.*it holds entries/);
+      // Cleaned up by hand: the failed start left the first node's links.
+      const again = await startAt(t, at, collectingLogger().logger);
+      again.teardown();
+    });
+
+    it('a node without an external NIC loads the conntrack table at a token size', async () => {
+      const t = topology();
+      const at = join(t.bpffsDir, 'compute');
+      const n = await startAt(t, at, collectingLogger().logger, false);
+      try {
+        expect(n.externalInterfaces.size).toBe(0);
+        expect(pinnedMap(join(at, SNAT_CT_MAP_NAME)).max_entries).toBe(TOKEN_CONNTRACK_ENTRIES);
+      } finally {
+        n.teardown();
+      }
+    });
   });
 
   it('pins every map the objects declare once, shares them, and attaches to the underlay and physical network', async () => {
@@ -128,7 +241,7 @@ describePrivileged('NodeDataplane on a real kernel', ['bpf', 'netns'], () => {
     const byPin = (file: string) => status.find((a) => a.pinPath === join(root(t), 'links', file));
     expect(byPin(`tc_${n.ul}`)).toMatchObject({ interfaceName: n.ul, ifindex: ifindexOf(n.ul), programName: 'tc_underlay_flood', hook: 'tcx-ingress' });
     expect(byPin(`xdp_${n.ul}`)).toMatchObject({ interfaceName: n.ul, programName: 'xdp_underlay', hook: 'native' });
-    expect(byPin(`xdp_${n.ph}`)).toMatchObject({ interfaceName: n.ph, programName: 'xdp_guard', hook: 'native' });
+    expect(byPin(`xdp_${n.ph}`)).toMatchObject({ interfaceName: n.ph, programName: 'xdp_external', hook: 'native' });
     expect(byPin(`tc_${n.p1}`)).toMatchObject({ interfaceName: n.p1, programName: 'tc_port_flood', hook: 'tcx-ingress' });
     expect(byPin(`xdp_${n.p1}`)).toMatchObject({ interfaceName: n.p1, programName: 'xdp_port', hook: 'native' });
     expect(status).toHaveLength(5);
@@ -137,9 +250,11 @@ describePrivileged('NodeDataplane on a real kernel', ['bpf', 'netns'], () => {
     expect(xdpProgId(n.p1)).toBe(byPin(`xdp_${n.p1}`)!.programId);
 
     // Every program uses the pinned maps and no other (but its own .rodata),
-    // the device map xdpnet_tx_ports included: one map, holding the underlay.
+    // the device map xdpnet_tx_ports included: one map, holding the underlay and the external NIC.
     const txPortsId = pinnedMap(join(root(t), 'xdpnet_tx_ports')).id;
-    expect(dumpKeys(txPortsId)).toEqual([u32Key(ifindexOf(n.ul))]);
+    expect(dumpKeys(txPortsId)).toEqual([u32Key(ifindexOf(n.ul)), u32Key(ifindexOf(n.ph))].sort());
+    // The conntrack table at the configured size: two entries per connection.
+    expect(pinnedMap(join(root(t), SNAT_CT_MAP_NAME)).max_entries).toBe(2 * CONNTRACK_MAX);
     for (const a of status) {
       const p = prog(a.programId);
       for (const id of p.map_ids ?? []) {
@@ -150,7 +265,7 @@ describePrivileged('NodeDataplane on a real kernel', ['bpf', 'netns'], () => {
     }
     // Both objects that redirect through it (loaded one after the other) use that one map.
     const usingTxPorts = status.filter((a) => prog(a.programId).map_ids?.includes(txPortsId)).map((a) => a.programName);
-    expect(usingTxPorts.sort()).toEqual(['xdp_port', 'xdp_underlay']);
+    expect(usingTxPorts.sort()).toEqual(['xdp_external', 'xdp_port', 'xdp_underlay']);
 
     // Load-time settings: the VTEP (network order) and the underlay's MTU as read at start.
     const portProg = prog(byPin(`xdp_${n.p1}`)!.programId);
@@ -165,7 +280,7 @@ describePrivileged('NodeDataplane on a real kernel', ['bpf', 'netns'], () => {
     // Fill of every pinned map, by its full name.
     const fill = node.mapFill();
     expect(fill.map((f) => f.name).sort()).toEqual(declared);
-    expect(fill.find((f) => f.name === 'xdpnet_tx_ports')).toMatchObject({ entries: 1, maxEntries: 4096 });
+    expect(fill.find((f) => f.name === 'xdpnet_tx_ports')).toMatchObject({ entries: 2, maxEntries: 4096 });
     expect(fill.find((f) => f.name === 'xdpnet_fdb')).toMatchObject({ entries: 0, maxEntries: 65536 });
   });
 
@@ -211,7 +326,7 @@ describePrivileged('NodeDataplane on a real kernel', ['bpf', 'netns'], () => {
         if (!mapById(id).name.endsWith('.rodata')) expect(pinnedIds.has(id), `${a.programName}'s map id ${id}`).toBe(true);
       }
     }
-    const want = [u32Key(ifindexOf(n.ul)), u32Key(ifindexOf(n.p1))].sort();
+    const want = [u32Key(ifindexOf(n.ul)), u32Key(ifindexOf(n.ph)), u32Key(ifindexOf(n.p1))].sort();
     expect(dumpKeys(idsBefore.get('xdpnet_tx_ports')!)).toEqual(want);
   });
 

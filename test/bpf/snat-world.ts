@@ -42,7 +42,7 @@ import {
   readReasonCounters,
 } from '../../src/dataplane/index.js';
 import { SNAT_CT_MAP_NAME, vtepNexthop } from '../../src/dataplane/layouts.js';
-import { encodeArp, encodeFdb, encodeLocalPort, encodeNetwork, txPortWrite } from '../../src/dataplane/overlay-encode.js';
+import { encodeArp, txPortWrite } from '../../src/dataplane/overlay-encode.js';
 import { declaredMaps } from '../../src/dataplane/pinned-maps.js';
 import { readPortCounters } from '../../src/dataplane/port-counters.js';
 import { encodeRoute, encodeRouter, encodeRouterInterface } from '../../src/dataplane/router-encode.js';
@@ -52,7 +52,7 @@ import type { Location, TableKey, TableName, TableValue } from '../../src/reconc
 import { objectPath } from '../helpers/bpf.js';
 import { type PayloadInput, eth, hexdiff } from '../helpers/frames.js';
 import { type Topology, useTopology } from '../helpers/netns.js';
-import { NEXTHOP_MAC, R2, UNDERLAY_MAC, UNDERLAY_MTU, be32Setting, VTEP_IP } from './overlay-world.js';
+import { NEXTHOP_MAC, R2, UNDERLAY_MAC, UNDERLAY_MTU, be32Setting, VTEP_IP, daemonOverlayWrites } from './overlay-world.js';
 
 export const GREEN = 10;
 export const ORANGE = 20;
@@ -300,7 +300,6 @@ function makeWorld(topo: Topology, port: LoadedObject, tiny: LoadedObject, exter
   const w = snatTables((n) => topo.rootLinkName(n));
   const link = { ifindex: ifindex('ext'), mtu: EXT_MTU, mac: MAC.ext };
   const writes = [
-    ...w.networks.map((e) => encodeNetwork(e.key, e.value)),
     ...w.routers.map((e) => encodeRouter(e.key, e.value)),
     ...w.routerInterfaces.map((e) => encodeRouterInterface(e.key, e.value)),
     ...w.routes.map((e) => encodeRoute(e.key, e.value)),
@@ -309,11 +308,8 @@ function makeWorld(topo: Topology, port: LoadedObject, tiny: LoadedObject, exter
       return s.extAddr ? [s.snat, s.extAddr] : [s.snat];
     }),
     ...w.arp.map((e) => encodeArp(e.key, e.value)),
-    ...w.fdb.map((e) => encodeFdb(e.key, e.value, byName)),
-    ...w.localPorts.flatMap((e) => {
-      const p = encodeLocalPort(e.key, e.value, byName);
-      return [...p.portSrc, p.txPort, p.port];
-    }),
+    // As the daemon writes them: each port counts in a slot of its own (portTx reads it).
+    ...daemonOverlayWrites(w, byName),
     txPortWrite(ifindex('ul')),
     txPortWrite(ifindex('ext')),
     encodeExtNexthop({ ifindex: ifindex('ext'), ip: EXT.gateway }, { dstMac: MAC.gateway, srcMac: MAC.ext }),

@@ -287,11 +287,11 @@ describePrivileged('SNAT through xdp_port and back through xdp_external', ['bpf'
       it(name, () => expectRun(world().out(frame, from), 'DROP', reason));
     }
 
-    it('router C’s external side missing from xdpnet_snat (the daemon does not write it yet): not implemented', () => {
+    it('router C’s external side missing from xdpnet_snat (the daemon could not set it up here): no external side', () => {
       const entry = world().snatEntry(ROUTER.c);
       world().remove(entry.map, entry.key);
       try {
-        expectRun(world().out(fromVm(VM.p4, MAC.c, REMOTE, { kind: 'udp', sport: 1, dport: 2 }), 'p4'), 'DROP', 'DROP_EXTERNAL_NOT_IMPLEMENTED');
+        expectRun(world().out(fromVm(VM.p4, MAC.c, REMOTE, { kind: 'udp', sport: 1, dport: 2 }), 'p4'), 'DROP', 'DROP_NO_EXTERNAL_SIDE');
       } finally {
         world().write(entry);
       }

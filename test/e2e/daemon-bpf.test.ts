@@ -5,10 +5,16 @@
 // on it ping each other), sets a port up once its interface appears, reports
 // honestly what the fast path cannot do yet (routers), leaves the dataplane
 // running when stopped (SIGTERM) or killed (SIGKILL), and adopts it on the
-// next start: the same links, never detached.
+// next start: the same links, never detached. Pins an older build left:
+// a counters map of another size is replaced (said so in the log), any other
+// map of another shape stops the start with a message naming it.
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
+import { loadObject } from '../../src/dataplane/index.js';
+import { REASONS } from '../../src/gen/reasons.js';
 import type * as pb from '../../src/gen/proto/xdpnet/v1/index.js';
+import { objectPath } from '../helpers/bpf.js';
 import { api, eventually, eventuallyState } from '../helpers/api.js';
 import { TestDaemon } from '../helpers/daemon.js';
 import { describePrivileged } from '../helpers/privileged.js';
@@ -171,6 +177,49 @@ describePrivileged('xdpnetd with the BPF dataplane in a node namespace', ['bpf',
       expect(await t.ping(VMS[0].vm, VMS[1].ip, { count: 1 })).toBe(1);
     } finally {
       await daemon.cleanup();
+    }
+  });
+
+  /** Replaces the pin of `map` under `root` with a map as `object` declares it, but with `maxEntries` (what an older build left). */
+  async function olderPin(root: string, object: string, map: string, maxEntries: number): Promise<void> {
+    rmSync(join(root, map), { force: true });
+    (await loadObject(objectPath(object), { maps: { [map]: { pinPath: join(root, map), maxEntries } } })).close();
+  }
+
+  it('an upgrade over the running dataplane of an older build: its reason counters (64 reasons then) are replaced and counting goes on; another map that does not match stops the start, naming it', async () => {
+    const t = topology();
+    // The dataplane the test above left running (its daemon killed), as an older build would have left it.
+    const root = join(t.bpffsDir, 'xdpnet');
+    await olderPin(root, 'xdp_guard', 'xdpnet_reasons', 64);
+    const start = () =>
+      TestDaemon.start({
+        config: { dataplane: 'bpf', vtep_ip: '192.0.2.1', underlay_interface: 'eth0', bpffs_root: root },
+        wrap: (argv) => ['nsenter', `--net=/run/netns/${t.nsName('node')}`, ...argv],
+      });
+    const upgraded = await start();
+    try {
+      await upgraded.waitServing();
+      expect(upgraded.logs).toMatch(/pinned counters map of another build replaced: its counts restart from zero/);
+      expect(upgraded.logs).toMatch(/adopted attached link; replaced its program atomically/);
+      const a = api(upgraded.client());
+      expect((await a.reasonCounters()).counters).toHaveLength(REASONS.length);
+      // The swapped-in programs count into the new map.
+      expect(await t.ping('peer', '192.0.2.1', { count: 2 })).toBe(2);
+      expect(reason(await a.reasonCounters(), 'REASON_PASS_HOST')).toBeGreaterThanOrEqual(2);
+    } finally {
+      await upgraded.cleanup();
+    }
+
+    await olderPin(root, 'xdp_port', 'xdpnet_fdb', 100);
+    const refused = await start();
+    try {
+      expect(String(await refused.waitServing().catch((e: unknown) => e))).toMatch(/exited before serving/);
+      expect((await refused.exited).code).toBe(1);
+      expect(refused.logs).toMatch(/the map xdpnet_fdb pinned at [^ ]*\/xdpnet_fdb is not the one this build declares \(max_entries 65536 declared, 100 pinned\)/);
+      // Nothing was replaced: the programs still run (the old ones, counting into the map they had).
+      expect(await t.ping('peer', '192.0.2.1', { count: 1 })).toBe(1);
+    } finally {
+      await refused.cleanup();
     }
   });
 });

@@ -9,8 +9,11 @@
 // destination subnet's VNI, checksums intact as tshark checks them). The
 // router answers pings to its own addresses and sends ICMP time exceeded from
 // its gateway address; the other tenant's router never mixes in; removing an
-// interface stops routing to its subnet; an external gateway makes the router
-// ERROR (SNAT is not implemented) while east–west routing goes on.
+// interface stops routing to its subnet; an external gateway the fast path
+// cannot use yet (a VXLAN external network; a physical network the gateway
+// node has no interface for) makes the router ERROR with the reason while
+// east–west routing goes on. (SNAT through a usable gateway:
+// test/e2e/snat-traffic.test.ts.)
 import { randomUUID } from 'node:crypto';
 import { expect, it } from 'vitest';
 import { parseFrame } from '../helpers/frames.js';
@@ -236,39 +239,68 @@ describePrivileged('distributed routing: two subnets, two nodes, two tenants', [
     expect(atA2).toHaveLength(0);
   });
 
-  it('a router with an external gateway is ERROR UNIMPLEMENTED (no SNAT) yet still routes between its subnets; what would leave through the gateway is dropped', async () => {
+  it('a router whose external gateway the fast path cannot use yet says why (ERROR), still routes between its subnets, and what would leave through the gateway is dropped with that reason', async () => {
     const c = cluster();
     const alpha = c.routers.alpha.id!;
+    // SNAT itself (a flat external network on the gateway node's external NIC): test/e2e/snat-traffic.test.ts.
+    // A VXLAN external network: only flat ones are forwarded so far.
     const ext = { id: randomUUID(), name: 'public', type: 'NETWORK_TYPE_VXLAN' as const, segmentationId: 900, external: true };
     const extSub = { id: randomUUID(), name: 'public-sub', networkId: ext.id, cidr: '198.18.0.0/24', gatewayIp: '198.18.0.1', enableDhcp: false };
+    // A flat one on a physical network no node here maps to an interface (no physical_networks in this cluster).
+    const flat = { id: randomUUID(), name: 'flat-public', type: 'NETWORK_TYPE_FLAT' as const, segmentationId: 0, physicalNetwork: 'external', external: true };
+    const flatSub = { id: randomUUID(), name: 'flat-public-sub', networkId: flat.id, cidr: '198.19.0.0/24', gatewayIp: '198.19.0.1', enableDhcp: false };
+    const setGateway = async (networkId: string, ipAddress: string) => {
+      for (const hv of HVS) {
+        await c.overlay.api(hv).setRouterGateway({
+          routerId: alpha,
+          externalGateway: { networkId, ipAddress, enableSnat: true, gatewayNodeVtepIp: c.overlay.vtep.hv1 },
+        });
+      }
+      await Promise.all(HVS.map((hv) => c.waitConverged(hv, { allowError: [alpha] })));
+    };
     for (const hv of HVS) {
       const a = c.overlay.api(hv);
       await a.createNetwork(ext);
       await a.createSubnet(extSub);
-      await a.setRouterGateway({
-        routerId: alpha,
-        externalGateway: { networkId: ext.id, ipAddress: '198.18.0.2', enableSnat: true, gatewayNodeVtepIp: c.overlay.vtep.hv1 },
-      });
+      await a.createNetwork(flat);
+      await a.createSubnet(flatSub);
     }
-    await Promise.all(HVS.map((hv) => c.waitConverged(hv, { allowError: [alpha] })));
+
+    await setGateway(ext.id, '198.18.0.2');
     for (const hv of HVS) {
       // What a user sees: the router is ERROR for its gateway part; everything else (the external network included) is ACTIVE.
       expect((await c.overlay.api(hv).getRouter(alpha)).status, hv).toMatchObject({
         state: 'RESOURCE_STATE_ERROR',
         code: 'UNIMPLEMENTED',
-        message: 'the external gateway is not implemented yet (no SNAT, no routing through it): what the router would send out through it is dropped',
+        message:
+          `the external network ${ext.id} is a vxlan network: only flat external networks are forwarded so far, ` +
+          'so what the router sends out through its gateway is dropped (REASON_DROP_EXTERNAL_NETWORK_TYPE)',
       });
       expect((await c.overlay.api(hv).getRouter(c.routers.beta.id!)).status?.state, hv).toBe('RESOURCE_STATE_ACTIVE');
       expect((await c.overlay.api(hv).getNetwork(ext.id)).status?.state, hv).toBe('RESOURCE_STATE_ACTIVE');
     }
-
     const d = await c.deltas(async () => {
       expect(await c.ping('a1', c.vm('a4').ip, 3)).toBe(3);
-      // Off every subnet of the router: its default route via the external gateway.
+      // Off every subnet of the router: its default route via the external gateway, on hv1 (the gateway node).
       expect(await c.ping('a1', '203.0.113.7', 2)).toBe(0);
     });
     expect(n(d.hv1, 'REASON_FWD_ROUTED_ENCAP')).toBeGreaterThanOrEqual(3);
-    expect(n(d.hv1, 'REASON_DROP_EXTERNAL_NOT_IMPLEMENTED')).toBeGreaterThanOrEqual(2);
+    expect(n(d.hv1, 'REASON_DROP_EXTERNAL_NETWORK_TYPE')).toBeGreaterThanOrEqual(2);
+
+    // The gateway node has no interface for the flat network's physical network: a configuration problem, said so there.
+    await setGateway(flat.id, '198.19.0.2');
+    expect((await c.overlay.api('hv1').getRouter(alpha)).status).toMatchObject({
+      state: 'RESOURCE_STATE_ERROR',
+      code: 'UNAVAILABLE',
+      message: expect.stringMatching(/^physical network "external" is not mapped to an interface on this node \(physical_networks\)/),
+    });
+    // hv2 does its part (its VMs' packets are tunnelled to hv1, and dropped there, counted).
+    expect((await c.overlay.api('hv2').getRouter(alpha)).status?.state).toBe('RESOURCE_STATE_ACTIVE');
+    const f = await c.deltas(async () => {
+      expect(await c.ping('a1', '203.0.113.7', 2)).toBe(0);
+    });
+    // No external side written on the gateway node: nothing to route it with.
+    expect(n(f.hv1, 'REASON_DROP_NO_EXTERNAL_SIDE')).toBeGreaterThanOrEqual(2);
 
     for (const hv of HVS) await c.overlay.api(hv).clearRouterGateway(alpha);
     await Promise.all(HVS.map((hv) => c.waitConverged(hv)));

@@ -25,6 +25,33 @@ describe('xdpnetd configuration', () => {
     expect(config.node_name.length).toBeGreaterThan(0);
   });
 
+  it('fills the SNAT defaults: the whole port range, a million connections, unsolicited packets to the kernel, Linux-like timeouts', () => {
+    expect(parseConfig(minimal, 'test').snat).toEqual({
+      port_range: { min: 1024, max: 65535 },
+      conntrack_max: 1_048_576,
+      drop_unsolicited: false,
+      verify_ipv4_checksum: true,
+      gc_interval_seconds: 10,
+      timeouts: {
+        tcp_established_seconds: 86_400,
+        tcp_opening_seconds: 120,
+        tcp_closing_seconds: 120,
+        tcp_reset_seconds: 10,
+        udp_seconds: 30,
+        udp_replied_seconds: 180,
+        icmp_seconds: 30,
+      },
+    });
+  });
+
+  it('reads a port range and keeps the defaults of what a partial snat section leaves out', () => {
+    const config = parseConfig({ ...minimal, snat: { port_range: '40000-40001', timeouts: { udp_seconds: 2 } } }, 'test');
+    expect(config.snat.port_range).toEqual({ min: 40000, max: 40001 });
+    expect(config.snat.timeouts).toMatchObject({ udp_seconds: 2, udp_replied_seconds: 180 });
+    expect(config.snat.conntrack_max).toBe(1_048_576);
+    expect(parseConfig({ ...minimal, snat: { port_range: '7-7' } }, 'test').snat.port_range).toEqual({ min: 7, max: 7 });
+  });
+
   it('reads YAML from a file', () => {
     const path = join(dir, 'ok.yaml');
     writeFileSync(path, 'vtep_ip: 192.0.2.11\nunderlay_interface: eth1\nphysical_networks:\n  external: eth2\n');
@@ -42,6 +69,15 @@ describe('xdpnetd configuration', () => {
     [{ ...minimal, reconcile: { full_pass_interval_seconds: 0 } }, 'reconcile.full_pass_interval_seconds:'],
     [{ ...minimal, underlay_iface: 'eth1' }, 'underlay_iface'],
     [{ ...minimal, physical_networks: { 'bad name': 'eth2' } }, 'physical_networks.bad name:'],
+    [{ ...minimal, snat: { port_range: '2000-1000' } }, 'snat.port_range: must be MIN-MAX with 1 <= MIN <= MAX <= 65535, got 2000-1000'],
+    [{ ...minimal, snat: { port_range: '0-1000' } }, 'snat.port_range: must be MIN-MAX'],
+    [{ ...minimal, snat: { port_range: '1024-70000' } }, 'snat.port_range: must be MIN-MAX'],
+    [{ ...minimal, snat: { port_range: 1024 } }, 'snat.port_range:'],
+    [{ ...minimal, snat: { port_range: '1024:65535' } }, 'snat.port_range: must be "MIN-MAX"'],
+    [{ ...minimal, snat: { conntrack_max: 10 } }, 'snat.conntrack_max:'],
+    [{ ...minimal, snat: { timeouts: { udp_seconds: 0 } } }, 'snat.timeouts.udp_seconds:'],
+    [{ ...minimal, snat: { timeouts: { tcp_seconds: 5 } } }, 'snat.timeouts'],
+    [{ ...minimal, snat: { drop_unsolicted: true } }, 'snat'],
   ])('rejects %j naming the key', (document, expected) => {
     expect(() => parseConfig(document, 'cfg.yaml')).toThrow(ConfigError);
     expect(() => parseConfig(document, 'cfg.yaml')).toThrow(expected);
@@ -50,6 +86,8 @@ describe('xdpnetd configuration', () => {
   it('the shipped example configuration is valid', () => {
     const config = loadConfig(join(REPO_ROOT, 'packaging/xdpnetd.example.yaml'));
     expect(config).toMatchObject({ vtep_ip: '192.0.2.11', underlay_interface: 'eth1', dataplane: 'bpf' });
+    // It documents the defaults: what it shows is what an empty file gets.
+    expect(config.snat).toEqual(parseConfig(minimal, 'test').snat);
   });
 
   it('names the file when it cannot be read or parsed', () => {
