@@ -276,6 +276,44 @@ describePrivileged('BpfTables: the routing tables on a real kernel', ['bpf', 'ne
     expect(await listed('routerInterfaces')).toEqual(canonical('routerInterfaces', desired('routerInterfaces')));
   });
 
+  it('reports the gateway VTEPs of non-local external routes to its sink: wanted on upsert, wanted and retained after list', async () => {
+    const calls: [string, string[]][] = [];
+    const sink = {
+      want: (vteps: readonly string[]) => void calls.push(['want', [...vteps]]),
+      retainOnly: (vteps: ReadonlySet<string>) => void calls.push(['retainOnly', [...vteps].sort()]),
+    };
+    const reporting = new BpfTables(new OverlayTables(node), new RouterTables(node, sink));
+    // Router 3's gateway is on 192.0.2.7; router 1's is this node (not wanted).
+    expect(await reporting.list('routes')).toHaveLength(desired('routes').length);
+    expect(calls).toEqual([
+      ['want', ['192.0.2.7']],
+      ['retainOnly', ['192.0.2.7']],
+    ]);
+    calls.length = 0;
+    for (const e of desired('routes')) await reporting.upsert('routes', e.key, e.value);
+    // Router 3's two external routes (its subnet and the default route); nothing for the others.
+    expect(calls).toEqual([
+      ['want', ['192.0.2.7']],
+      ['want', ['192.0.2.7']],
+    ]);
+    calls.length = 0;
+    // Its gateway moves to another node: the next list retains only that one.
+    const r3routes = desired('routes').filter((e) => e.key.routerId === routerId(3));
+    for (const e of r3routes) await reporting.upsert('routes', e.key, { ...e.value, gatewayVtepIp: '192.0.2.8' } as TableValue<'routes'>);
+    await reporting.list('routes');
+    expect(calls.at(-1)).toEqual(['retainOnly', ['192.0.2.8']]);
+    // Without a route through another node nothing is retained.
+    for (const e of r3routes) await reporting.delete('routes', e.key);
+    calls.length = 0;
+    await reporting.list('routes');
+    expect(calls).toEqual([
+      ['want', []],
+      ['retainOnly', []],
+    ]);
+    for (const e of r3routes) await reporting.upsert('routes', e.key, e.value);
+    expect(await listed('routes')).toEqual(canonical('routes', desired('routes')));
+  });
+
   it('a restarted node lists the same tables from the pinned maps', async () => {
     const before = await Promise.all(ROUTING.map((t) => listed(t)));
     node.close();
