@@ -27,6 +27,11 @@ export function daemonConfig(inst: Instance, node: NodeName): Record<string, unk
     underlay_interface: UNDERLAY_IF,
     // Only the network (gateway) node is on the external network.
     physical_networks: node === 'network' ? { [EXTERNAL.physicalNetwork]: EXTERNAL_IF } : {},
+    // The network node's SNAT conntrack table is preallocated at conntrack_max
+    // connections (~256 bytes each): the default 1,048,576 would take ~270 MB
+    // for the handful of connections the demo makes. 4096 (~1 MB) is plenty;
+    // the schema's minimum is 1024. Compute nodes load a token-size table.
+    ...(node === 'network' ? { snat: { conntrack_max: 4096 } } : {}),
     bpffs_root: f.bpffsRoot,
     state_dir: f.state,
     api: { socket: f.socket },

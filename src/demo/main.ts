@@ -6,8 +6,8 @@
 //   node dist/demo/main.js clean               remove it (what `make demo-clean` runs)
 //   ... --instance NAME                        a separate instance (the end-to-end test's)
 //
-// Exit status: 0 the demo ran (steps not implemented yet are skipped, and say
-// so); 1 a step failed or the set-up did; 2 bad command line; 130 interrupted.
+// Exit status: 0 every traffic step passed; 1 a step failed or the set-up did
+// (a resource in ERROR included); 2 bad command line; 130 interrupted.
 //
 // What the demo creates is removed if its set-up fails or it is interrupted
 // (Ctrl-C, SIGTERM), and before a new run starts; after a run it is left up,
@@ -17,8 +17,8 @@
 import { mkdirSync } from 'node:fs';
 import { cleanInstance, describeReport, nothingRemoved } from './clean.js';
 import { Daemons, logTail } from './daemons.js';
-import { blank, bold, failed, ok, say, section, seconds, skipped, warn } from './output.js';
-import { type Instance, NODES, type NodeName, ROUTER, VTEP, instance, nodeFiles } from './plan.js';
+import { blank, bold, failed, ok, say, section, seconds, warn } from './output.js';
+import { type Instance, NODES, ROUTER, VTEP, instance, nodeFiles } from './plan.js';
 import { programBySync, programOneByOne, waitConverged, xdpnet } from './programming.js';
 import { cleanCommand, describeTopology, statsTables, whereToLookNext } from './report.js';
 import { Interrupted, interrupt, isInterrupted, settled } from './shell.js';
@@ -115,19 +115,8 @@ async function runDemo(inst: Instance): Promise<number> {
     for (const node of ['compute2', 'network'] as const) await programBySync(inst, node);
     blank();
     say('each daemon applies what it is told to its maps; every resource reports its status:');
-    const converged = await Promise.all(NODES.map((n) => waitConverged(daemons!, n)));
-    /** "router router1: ERROR: UNIMPLEMENTED: …" → the nodes saying so. */
-    const notImplemented = new Map<string, NodeName[]>();
-    NODES.forEach((node, i) => {
-      const c = converged[i]!;
-      ok(`${node}: converged, ${c.count - c.notImplemented.length} of ${c.count} resources ACTIVE`);
-      for (const { resource, why } of c.notImplemented) {
-        const key = `${resource.kind} ${resource.name}: ${why}`;
-        notImplemented.set(key, [...(notImplemented.get(key) ?? []), node]);
-      }
-    });
-    // PENDING-FEATURE: SNAT and floating IPs report ERROR UNIMPLEMENTED until they land.
-    for (const [what, nodes] of notImplemented) skipped(`${what} (on ${nodes.length === NODES.length ? 'every node' : nodes.join(', ')})`);
+    const counts = await Promise.all(NODES.map((n) => waitConverged(daemons!, n)));
+    NODES.forEach((node, i) => ok(`${node}: converged, all ${counts[i]} resources ACTIVE`));
     say("what compute1 knows of the ports: its own VMs' bound to their taps, the others at compute2's VTEP:");
     await xdpnet(inst, 'compute1', ['port', 'list'], { show: true });
 
@@ -135,22 +124,19 @@ async function runDemo(inst: Instance): Promise<number> {
     const results = await traffic.runAll();
 
     await statsTables(daemons);
-    const snatWorks = !results.some((r) => r.skipped?.startsWith('SNAT')); // PENDING-FEATURE
-    whereToLookNext(inst, snatWorks);
+    whereToLookNext(inst);
     daemons.close();
 
-    const ran = results.filter((r) => r.skipped === undefined);
-    const passed = ran.filter((r) => r.passed);
-    const skips = results.filter((r) => r.skipped !== undefined); // PENDING-FEATURE
+    const passed = results.filter((r) => r.passed);
     section('Summary');
-    const line = `${passed.length} of ${ran.length} traffic steps passed${skips.length ? `, ${skips.length} skipped (not implemented yet: ${skips.map((s) => s.skipped!.split(':')[0]).join(', ')})` : ''}; ${seconds(Date.now() - started)} in all`;
-    if (passed.length === ran.length) {
+    const line = `${passed.length} of ${results.length} traffic steps passed; ${seconds(Date.now() - started)} in all`;
+    if (passed.length === results.length) {
       ok(line);
       say(`the demo keeps running: explore it with the commands above, then ${cleanCommand(inst)}.`);
       return 0;
     }
     failed(line);
-    for (const r of ran.filter((x) => !x.passed)) failed(`failed: ${r.title}`);
+    for (const r of results.filter((x) => !x.passed)) failed(`failed: ${r.title}`);
     warn(`the topology is left running to look at why; ${cleanCommand(inst)} removes it.`);
     return 1;
   } catch (err) {

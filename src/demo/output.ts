@@ -1,5 +1,5 @@
 // How the demo talks: section headers, the commands it runs (`$ …`, dimmed),
-// results (✓ / ✗ / skipped), indented detail. Colour only on a terminal and
+// results (✓ / ✗ / !), indented detail. Colour only on a terminal and
 // never with NO_COLOR, so a log or a test reads plain text.
 
 const color = process.stdout.isTTY === true && !('NO_COLOR' in process.env) && process.env.TERM !== 'dumb';
@@ -71,10 +71,6 @@ export function ok(text: string): void {
 
 export function failed(text: string): void {
   write(`   ${red('✗')} ${text}`);
-}
-
-export function skipped(text: string): void {
-  write(`   ${yellow('–')} ${text}`);
 }
 
 export function warn(text: string): void {

@@ -12,10 +12,10 @@
 import { writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { stringify } from 'yaml';
+import { statusText } from '../cli/display.js';
 import { REPO_ROOT } from '../dataplane/native.js';
 import type { Daemons, Resource } from './daemons.js';
 import { command, detail } from './output.js';
-import { notImplementedYet } from './pending-features.js';
 import {
   EXTERNAL,
   FLOATING_IP,
@@ -141,41 +141,23 @@ export async function programBySync(inst: Instance, node: NodeName): Promise<str
 /** A status at or after the resource's own revision describes the resource as it is now. */
 const current = (r: Resource) => r.status !== null && BigInt(r.status.revision) >= BigInt(r.revision);
 
-export interface Converged {
-  /** Resources the dataplane reports it does not implement yet (PENDING-FEATURE), with the daemon's words. */
-  notImplemented: { resource: Resource; why: string }[];
-  count: number;
-}
-
 /**
- * Waits until every resource on `node` is ACTIVE at its current revision.
- * A resource in ERROR fails at once, with one exception: a router or
- * floating IP the dataplane does not implement yet (PENDING-FEATURE), which
- * is returned so the demo can say so.
+ * Waits until every resource on `node` is ACTIVE at its current revision;
+ * returns how many there are. A resource in ERROR fails the demo at once,
+ * with the daemon's code and message.
  */
-export async function waitConverged(daemons: Daemons, node: NodeName, timeoutMs = 30_000): Promise<Converged> {
+export async function waitConverged(daemons: Daemons, node: NodeName, timeoutMs = 30_000): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const all = await daemons.resources(node);
-    const notImplemented: Converged['notImplemented'] = [];
     const pending: Resource[] = [];
     for (const r of all) {
-      if (!current(r)) {
-        pending.push(r);
-        continue;
-      }
-      const s = r.status!;
-      if (s.state === 'RESOURCE_STATE_ACTIVE') continue;
-      // PENDING-FEATURE: SNAT (routers with a gateway) and floating IPs.
-      const why = r.kind === 'router' || r.kind === 'floating IP' ? notImplementedYet(s) : undefined;
-      if (why !== undefined) {
-        notImplemented.push({ resource: r, why });
-        continue;
-      }
-      if (s.state === 'RESOURCE_STATE_ERROR') throw new Error(`${node}: ${r.kind} ${r.name} (${r.id}) is in ERROR: ${s.code}: ${s.message}`);
-      pending.push(r);
+      const s = r.status;
+      if (!current(r) || s === null) pending.push(r);
+      else if (s.state === 'RESOURCE_STATE_ERROR') throw new Error(`${node}: ${r.kind} ${r.name} (${r.id}) is in ${statusText(s)}`);
+      else if (s.state !== 'RESOURCE_STATE_ACTIVE') pending.push(r);
     }
-    if (pending.length === 0) return { notImplemented, count: all.length };
+    if (pending.length === 0) return all.length;
     if (Date.now() > deadline) {
       throw new Error(`${node}: not converged within ${timeoutMs / 1000} s: ${pending.map((r) => `${r.kind} ${r.name}: ${JSON.stringify(r.status)}`).join('; ')}`);
     }

@@ -112,7 +112,7 @@ export async function statsTables(daemons: Daemons): Promise<void> {
 }
 
 /** Commands to try next, on the running demo. */
-export function whereToLookNext(inst: Instance, snatWorks: boolean): void {
+export function whereToLookNext(inst: Instance): void {
   const cli = (node: NodeName, ...args: string[]) => cliArgv(inst, node, args).map(shellQuote).join(' ');
   const ns = (short: string) => nsName(inst, short);
   const rows: [string, string][] = [
@@ -126,7 +126,7 @@ export function whereToLookNext(inst: Instance, snatWorks: boolean): void {
     [`ip netns exec ${ns('vm1')} bash`, 'a shell inside vm1 (exit to leave); same for compute1, network, internet'],
     [`ip netns exec ${ns('compute1')} bpftool net`, "the XDP programs on compute1's interfaces, as the kernel lists them"],
     [`ip netns exec ${ns(SWITCH)} tcpdump -ni ${switchPort('compute1')} udp port 4789`, 'the VXLAN packets compute1 sends and receives on the underlay'],
-    [`ip netns exec ${ns('vm1')} curl -s http://${INTERNET_SERVER.ip}/`, snatWorks ? 'the internet web server says which address it saw' : 'the internet web server (answers once SNAT is implemented)'],
+    [`ip netns exec ${ns('vm1')} curl -s http://${INTERNET_SERVER.ip}/`, `the internet web server says which address it saw: ${ROUTER.name}'s external IP ${EXTERNAL.routerIp} (SNAT)`],
     [`less ${nodeFiles(inst, 'compute1').log}`, "a daemon's log (JSON lines); each node has its own"],
     [cleanCommand(inst), `remove everything: daemons, namespaces, pins (${inst.bpffsDir}), ${inst.dir}`],
   ];

@@ -5,8 +5,7 @@
 // walk says the packets were handled.
 
 import type { Daemons } from './daemons.js';
-import { bold, command, failed, ok, say, section, skipped } from './output.js';
-import { notImplementedYet } from './pending-features.js';
+import { bold, command, failed, ok, say, section } from './output.js';
 import {
   EXTERNAL,
   FLOATING_IP,
@@ -42,8 +41,6 @@ interface Expect {
 export interface StepResult {
   title: string;
   passed: boolean;
-  /** Why the step's traffic did not run (PENDING-FEATURE). */
-  skipped?: string;
 }
 
 const short = (reason: string) => reason.replace(/^REASON_/, '');
@@ -171,12 +168,6 @@ export class Traffic {
       'To the internet through the router (SNAT)',
       `proves: ${this.label(vm1)} reaches a web server on the internet (${INTERNET_SERVER.ip}); the network node rewrote its source to ${ROUTER.name}'s external IP ${EXTERNAL.routerIp}.`,
     );
-    // PENDING-FEATURE: SNAT. Delete this block once it lands.
-    const why = await this.notImplementedOn('router', ROUTER.id);
-    if (why !== undefined) {
-      step.skip(`SNAT: not implemented yet (${ROUTER.name} status on ${why.node}: ${why.text})`, `${ROUTER.name}'s gateway is`);
-      return this.end(step);
-    }
     const d = await this.measure(async () => {
       await this.toInternet(step, vm1, EXTERNAL.routerIp, `${ROUTER.name}'s external IP`);
     });
@@ -190,12 +181,6 @@ export class Traffic {
       'Floating IP: from the internet to a VM, and back out',
       `proves: the internet reaches ${this.label(vm)} at its floating IP ${EXTERNAL.floatingIp}, and ${vm.name}'s own connections leave from that address (1:1 NAT on the network node).`,
     );
-    // PENDING-FEATURE: floating IPs. Delete this block once they land.
-    const why = await this.notImplementedOn('floating IP', FLOATING_IP.id);
-    if (why !== undefined) {
-      step.skip(`floating IP: not implemented yet (floating IP ${EXTERNAL.floatingIp} status on ${why.node}: ${why.text})`, `floating IP ${EXTERNAL.floatingIp} is`);
-      return this.end(step);
-    }
     const server = await startWhoamiServer(this.inst, this.ns(vm.name), `${vm.name}-http`, '0.0.0.0', FIP_SERVER_PORT, vm.name);
     try {
       const d = await this.measure(async () => {
@@ -211,18 +196,6 @@ export class Traffic {
       server.stop();
     }
     this.end(step);
-  }
-
-  // ------------------------------------------------------------- PENDING-FEATURE checks
-
-  /** The first node (gateway node first) reporting the resource as not implemented yet (ERROR UNIMPLEMENTED), in its words. */
-  private async notImplementedOn(kind: 'router' | 'floating IP', id: string): Promise<{ node: NodeName; text: string } | undefined> {
-    for (const node of ['network', 'compute1', 'compute2'] as const) {
-      const r = (await this.daemons.resources(node)).find((x) => x.kind === kind && x.id === id);
-      const text = notImplementedYet(r?.status);
-      if (text !== undefined) return { node, text };
-    }
-    return undefined;
   }
 
   // ------------------------------------------------------------- helpers
@@ -280,7 +253,6 @@ export class Traffic {
 /** One step's checks and printed results. */
 class Step {
   private passed = true;
-  private skippedBecause: string | undefined;
 
   constructor(private readonly title: string) {}
 
@@ -330,14 +302,7 @@ class Step {
     }
   }
 
-  /** PENDING-FEATURE: the step's traffic does not run; `programmed` says what is in place for when it does. */
-  skip(why: string, programmed: string): void {
-    this.skippedBecause = why;
-    skipped(why);
-    say(`no traffic for this step yet: ${programmed} programmed as it will be used, so this step runs as soon as the feature lands.`);
-  }
-
   result(): StepResult {
-    return { title: this.title, passed: this.passed, ...(this.skippedBecause !== undefined ? { skipped: this.skippedBecause } : {}) };
+    return { title: this.title, passed: this.passed };
   }
 }

@@ -5,9 +5,8 @@
 //
 // - A run killed with SIGKILL half-way leaves daemons, namespaces and pins
 //   behind; the next run removes them first and then works end to end: the
-//   key lines (VM to VM across nodes, routed, the stats table) are there, no
-//   step failed, and SNAT/floating IPs either worked or said plainly that
-//   they are not implemented yet.
+//   key lines (VM to VM across nodes, routed, SNAT, floating IP, the stats
+//   table) are there, and all six traffic steps passed.
 // - What it leaves running works after it exits (the topology is for the
 //   user to explore), and `clean` leaves nothing: no namespace with the
 //   instance's prefix, no process in any of its namespaces or from its pid
@@ -100,6 +99,14 @@ function clean(name: string): Promise<Result> {
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr }),
     ),
   );
+}
+
+/** The text of traffic step `n` ("== n. …" up to the next section). */
+function stepText(out: string, n: number): string {
+  const start = out.indexOf(`\n== ${n}. `);
+  if (start < 0) throw new Error(`no step ${n} in the demo's output:\n${out}`);
+  const end = out.indexOf('\n== ', start + 1);
+  return out.slice(start, end < 0 ? undefined : end);
 }
 
 const namespacesOf = (inst: Instance): string[] => readdirSync('/run/netns').filter((n) => n.startsWith(`${inst.prefix}-`));
@@ -202,15 +209,27 @@ describePrivileged('make demo (the demo program, its own instance)', ['bpf', 'ne
       expect(out).toMatch(/✓ compute1 FWD_ROUTED_LOCAL \+\d+/);
       expect(out).toMatch(/✓ TCP: 1 MiB to vm4's echo server and back, intact/);
       expect(out).toMatch(/✓ compute1 FWD_ROUTED_ENCAP \+\d+/);
-      // SNAT and floating IPs: they worked, or the demo says plainly that they are not implemented yet.
-      expect(out).toMatch(/– SNAT: not implemented yet \(router1 status on \w+: ERROR: UNIMPLEMENTED: |✓ the internet host saw the connection come from 203\.0\.113\.10 /);
-      expect(out).toMatch(/– floating IP: not implemented yet \(floating IP 203\.0\.113\.20 status on \w+: ERROR: UNIMPLEMENTED: |✓ vm4 saw the connection come from 198\.51\.100\.80 /);
+      // Every resource ACTIVE on every node (an ERROR would have failed the demo).
+      for (const node of ['compute1', 'compute2', 'network']) expect(out).toMatch(new RegExp(`✓ ${node}: converged, all \\d+ resources ACTIVE`));
+      // 5. SNAT: vm1's connection reached the internet from the router's external IP.
+      const snat = stepText(out, 5);
+      expect(snat).toMatch(/^\n== 5\. To the internet through the router \(SNAT\)/);
+      expect(snat).toMatch(/✓ the internet host saw the connection come from 203\.0\.113\.10 \(expected 203\.0\.113\.10, /);
+      expect(snat).not.toMatch(/✗/);
+      // 6. Floating IP: the internet reached vm4 at 203.0.113.20 (seeing the internet host's own address),
+      // and vm4's own connection arrived from its floating IP, not the router's SNAT address.
+      const fip = stepText(out, 6);
+      expect(fip).toMatch(/^\n== 6\. Floating IP: from the internet to a VM, and back out/);
+      expect(fip).toMatch(/internet host \(from 198\.51\.100\.80\): HTTP GET http:\/\/203\.0\.113\.20:\d+\//);
+      expect(fip).toMatch(/✓ vm4 saw the connection come from 198\.51\.100\.80 \(expected 198\.51\.100\.80, /);
+      expect(fip).toMatch(/✓ the internet host saw the connection come from 203\.0\.113\.20 \(expected 203\.0\.113\.20, vm4's floating IP\)/);
+      expect(fip).not.toMatch(/✗/);
       // The statistics, where to look next, and no step failed.
       expect(out).toMatch(/\| Reason +\| compute1 \| compute2 \| network \|/);
       expect(out).toMatch(/\| compute1 \| tap-vm1 +\| xdp_port +\|/);
       expect(out).toMatch(/\| compute2 \| vm3 \(tap-vm3\) \|/);
       expect(out).toMatch(/Where to look next/);
-      expect(out).toMatch(/✓ (\d+) of \1 traffic steps passed/);
+      expect(out).toMatch(/✓ 6 of 6 traffic steps passed; /);
       expect(out).not.toMatch(/✗/);
 
       // It keeps running after the program ended: routed traffic across nodes still flows.
