@@ -61,6 +61,7 @@ import { NeighborKeeper, type ResolutionMode, XDPNET_NEIGH_PROTOCOL } from './ne
 import { NetlinkError, RtNetlink } from './rtnetlink.js';
 import { decodeExtNexthop, decodeExtNexthopMiss, encodeExtNexthop, extNexthopMapKey } from './snat-encode.js';
 import type { ExternalSideSink, RouterExternalSide } from './snat-tables.js';
+import { WorkLoop, type WorkStep } from './work-loop.js';
 
 export interface ExternalNexthopsOptions {
   /** xdpnet_ext_nexthops. */
@@ -137,12 +138,13 @@ export class ExternalNexthops implements ExternalSideSink, RouteObserver {
 
   // Pending work, drained by one loop at a time (one netlink request at a time).
   private dirty = false;
-  private fullRequested = 0;
-  private fullDone = 0;
   private readonly toEnsure = new Set<string>();
   private readonly toRelease = new Map<string, { ifindex: number; ip: string }>();
-  private readonly waiters: { generation: number; resolve: () => void }[] = [];
-  private running: Promise<void> | undefined;
+  private readonly loop = new WorkLoop({
+    next: (fullPending) => this.nextStep(fullPending),
+    fullPass: () => this.fullPass(),
+    onError: (err) => this.opts.logger.error({ err }, 'external next hops: a resolution step failed; the next refresh retries'),
+  });
 
   private constructor(
     private readonly opts: ExternalNexthopsOptions,
@@ -151,7 +153,7 @@ export class ExternalNexthops implements ExternalSideSink, RouteObserver {
     this.keeper = new NeighborKeeper(nl, opts.logger, opts.resolution ?? 'managed');
     this.unsubscribe = opts.events.subscribe((e) => this.onEvent(e));
     const refresh = opts.refreshIntervalMs ?? DEFAULT_REFRESH_MS;
-    if (refresh > 0) this.timers.push(setInterval(() => this.requestFull(), refresh).unref());
+    if (refresh > 0) this.timers.push(setInterval(() => this.loop.requestFull(), refresh).unref());
     const poll = opts.missPollMs ?? DEFAULT_MISS_POLL_MS;
     if (poll > 0) this.timers.push(setInterval(() => this.pollMisses(), poll).unref());
   }
@@ -237,9 +239,7 @@ export class ExternalNexthops implements ExternalSideSink, RouteObserver {
 
   /** Redoes everything (neighbour reads, map comparison, sweep); resolves when that pass is over. */
   refresh(): Promise<void> {
-    if (this.closed) return Promise.resolve();
-    const generation = this.requestFull();
-    return new Promise((resolve) => this.waiters.push({ generation, resolve }));
+    return this.loop.refresh();
   }
 
   /** Per next hop: resolved (MACs) or why not, sorted. */
@@ -254,7 +254,7 @@ export class ExternalNexthops implements ExternalSideSink, RouteObserver {
     for (const t of this.timers) clearInterval(t);
     this.unsubscribe();
     this.nl.close();
-    for (const w of this.waiters.splice(0)) w.resolve();
+    this.loop.close();
   }
 
   // ------------------------------------------------------------------ what is wanted
@@ -282,7 +282,7 @@ export class ExternalNexthops implements ExternalSideSink, RouteObserver {
 
   private changed(): void {
     this.dirty = true;
-    this.kick();
+    this.loop.kick();
   }
 
   // ------------------------------------------------------------------ misses
@@ -337,7 +337,7 @@ export class ExternalNexthops implements ExternalSideSink, RouteObserver {
         // Gone, or no longer ours: make the kernel resolve it again.
         if (!entry || (this.keeper.mode === 'managed' && !entry.managed && !entry.state.includes('permanent') && !entry.state.includes('noarp'))) {
           this.toEnsure.add(keyOf(t.ifindex, t.ip));
-          this.kick();
+          this.loop.kick();
         }
         return;
       }
@@ -350,7 +350,7 @@ export class ExternalNexthops implements ExternalSideSink, RouteObserver {
         return;
       }
       case 'resync':
-        this.requestFull();
+        this.loop.requestFull();
         return;
       default:
         return;
@@ -359,55 +359,30 @@ export class ExternalNexthops implements ExternalSideSink, RouteObserver {
 
   // ------------------------------------------------------------------ the work loop
 
-  private requestFull(): number {
-    this.fullRequested++;
-    this.kick();
-    return this.fullRequested;
-  }
-
-  private kick(): void {
-    if (this.closed || this.running) return;
-    this.running = this.run().finally(() => {
-      this.running = undefined;
-      if (this.hasWork()) this.kick();
-    });
-  }
-
-  private hasWork(): boolean {
-    return !this.closed && (this.dirty || this.fullRequested > this.fullDone || this.toEnsure.size > 0 || this.toRelease.size > 0);
-  }
-
-  private async run(): Promise<void> {
-    while (this.hasWork()) {
-      try {
-        if (this.dirty) {
-          this.dirty = false;
-          await this.track();
-        } else if (this.fullRequested > this.fullDone) {
-          const generation = this.fullRequested;
-          try {
-            await this.fullPass();
-          } finally {
-            this.fullDone = generation;
-            for (const w of this.waiters.filter((x) => x.generation <= generation)) {
-              this.waiters.splice(this.waiters.indexOf(w), 1);
-              w.resolve();
-            }
-          }
-        } else if (this.toEnsure.size > 0) {
-          const keys = [...this.toEnsure];
-          this.toEnsure.clear();
-          for (const k of keys) await this.ensure(k);
-        } else if (this.toRelease.size > 0) {
-          const gone = [...this.toRelease.values()];
-          this.toRelease.clear();
-          for (const n of gone) await this.release(n.ifindex, n.ip);
-        }
-      } catch (err) {
-        if (this.closed) return;
-        this.opts.logger.error({ err }, 'external next hops: a resolution step failed; the next refresh retries');
-      }
+  /** The next step of the loop (work-loop.ts): tracking what is wanted comes before a full pass. */
+  private nextStep(fullPending: boolean): WorkStep {
+    if (this.dirty) {
+      return () => {
+        this.dirty = false;
+        return this.track();
+      };
     }
+    if (fullPending) return 'full';
+    if (this.toEnsure.size > 0) {
+      return async () => {
+        const keys = [...this.toEnsure];
+        this.toEnsure.clear();
+        for (const k of keys) await this.ensure(k);
+      };
+    }
+    if (this.toRelease.size > 0) {
+      return async () => {
+        const gone = [...this.toRelease.values()];
+        this.toRelease.clear();
+        for (const n of gone) await this.release(n.ifindex, n.ip);
+      };
+    }
+    return undefined;
   }
 
   /** Starts tracking what is wanted and not tracked, stops tracking the rest. */

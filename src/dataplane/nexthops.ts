@@ -41,6 +41,7 @@ import { NexthopMap } from './nexthop-map.js';
 import { NeighborKeeper, type ResolutionMode } from './nexthop-neighbors.js';
 import { type RouteDecision, type UnderlayLink, decideRoute, decideValue, routeError } from './nexthop-resolve.js';
 import { NetlinkError, RtNetlink } from './rtnetlink.js';
+import { WorkLoop, type WorkStep } from './work-loop.js';
 
 export interface UnderlayNexthopsOptions {
   /** The pinned xdpnet_nexthops map (raw or typed). Not closed by `close()`. */
@@ -140,10 +141,11 @@ export class UnderlayNexthops {
   private sweepWanted = false;
   /** `retainOnly` has been called: the wanted set is authoritative. */
   private retained = false;
-  private fullRequested = 0;
-  private fullDone = 0;
-  private readonly waiters: Array<{ generation: number; resolve: () => void }> = [];
-  private running: Promise<void> | undefined;
+  private readonly loop = new WorkLoop({
+    next: (fullPending) => this.nextStep(fullPending),
+    fullPass: () => this.fullPass(),
+    onError: (err) => this.log.error({ err }, 'underlay next hops: a resolution step failed; the next refresh retries'),
+  });
 
   private constructor(
     private readonly map: NexthopMap,
@@ -159,7 +161,7 @@ export class UnderlayNexthops {
     this.unsubscribe = events.subscribe((e) => this.onEvent(e));
     if (refreshIntervalMs > 0) {
       // A safety net only: it never keeps the process alive by itself.
-      this.timer = setInterval(() => this.requestFull(), refreshIntervalMs).unref();
+      this.timer = setInterval(() => this.loop.requestFull(), refreshIntervalMs).unref();
     }
   }
 
@@ -200,7 +202,7 @@ export class UnderlayNexthops {
       });
       this.routesDirty.add(ip);
     }
-    this.kick();
+    this.loop.kick();
   }
 
   /**
@@ -214,14 +216,12 @@ export class UnderlayNexthops {
     this.map.retainOnly(vteps);
     this.retained = true;
     this.sweepWanted = true;
-    this.kick();
+    this.loop.kick();
   }
 
   /** Redoes everything (route lookups, neighbour reads, map comparison); resolves when that pass is over. */
   refresh(): Promise<void> {
-    if (this.closed) return Promise.resolve();
-    const generation = this.requestFull();
-    return new Promise((resolve) => this.waiters.push({ generation, resolve }));
+    return this.loop.refresh();
   }
 
   snapshot(): NexthopSnapshot {
@@ -245,7 +245,7 @@ export class UnderlayNexthops {
     this.unsubscribe();
     if (this.ownEvents) this.events.close();
     this.nl.close();
-    for (const w of this.waiters.splice(0)) w.resolve();
+    this.loop.close();
   }
 
   // --- events -----------------------------------------------------------------------
@@ -259,7 +259,7 @@ export class UnderlayNexthops {
       case 'route':
         // Any route may change any VTEP's answer (policy rules, more specific prefixes): ask again.
         this.allRoutesDirty = true;
-        this.kick();
+        this.loop.kick();
         return;
       case 'link':
         this.onLink(e);
@@ -267,10 +267,10 @@ export class UnderlayNexthops {
       case 'address':
         // Connected routes come and go with addresses, not always with a route event of their own.
         this.allRoutesDirty = true;
-        this.kick();
+        this.loop.kick();
         return;
       case 'resync':
-        this.requestFull();
+        this.loop.requestFull();
         return;
     }
   }
@@ -287,7 +287,7 @@ export class UnderlayNexthops {
     // Gone (flushed, or garbage-collected in 'use' mode), or no longer ours: make the kernel resolve it again.
     if (!entry || (this.keeper.mode === 'managed' && !entry.managed && !entry.state.includes('permanent') && !entry.state.includes('noarp'))) {
       this.toEnsure.add(key);
-      this.kick();
+      this.loop.kick();
     }
   }
 
@@ -298,7 +298,7 @@ export class UnderlayNexthops {
       // A new ifindex or MAC changes every value; up/down changes routes.
       this.underlay = isUnderlay ? toUnderlay(e.link) : undefined;
       this.allRoutesDirty = true;
-      this.kick();
+      this.loop.kick();
       return;
     }
     // The kernel drops the routes of a link that goes down or away without a
@@ -308,76 +308,43 @@ export class UnderlayNexthops {
     const lost = e.action === 'removed' || (e.action === 'changed' && e.previous.up && !e.link.up);
     if (!lost) return;
     for (const v of this.vteps.values()) if (v.routeIfindex === e.link.index) this.routesDirty.add(v.ip);
-    this.kick();
+    this.loop.kick();
   }
 
   // --- the work loop ---------------------------------------------------------------
 
-  private requestFull(): number {
-    this.fullRequested++;
-    this.kick();
-    return this.fullRequested;
-  }
-
-  private kick(): void {
-    if (this.closed || this.running) return;
-    this.running = this.run().finally(() => {
-      this.running = undefined;
-      // Work queued by the last step of the loop, after it looked.
-      if (this.hasWork()) this.kick();
-    });
-  }
-
-  private hasWork(): boolean {
-    return (
-      !this.closed &&
-      (this.fullRequested > this.fullDone ||
-        this.allRoutesDirty ||
-        this.routesDirty.size > 0 ||
-        this.toEnsure.size > 0 ||
-        this.toRelease.size > 0 ||
-        this.sweepWanted)
-    );
-  }
-
-  private async run(): Promise<void> {
-    while (this.hasWork()) {
-      try {
-        if (this.fullRequested > this.fullDone) {
-          const generation = this.fullRequested;
-          try {
-            await this.fullPass();
-          } finally {
-            // Done even if it failed: the next request (or tick) tries again; looping now would spin.
-            this.fullDone = generation;
-            for (const w of this.waiters.filter((x) => x.generation <= generation)) {
-              this.waiters.splice(this.waiters.indexOf(w), 1);
-              w.resolve();
-            }
-          }
-        } else if (this.allRoutesDirty || this.routesDirty.size > 0) {
-          const ips = this.allRoutesDirty ? [...this.vteps.keys()] : [...this.routesDirty];
-          this.allRoutesDirty = false;
-          this.routesDirty.clear();
-          await this.routePass(ips);
-        } else if (this.toEnsure.size > 0) {
-          const keys = [...this.toEnsure];
-          this.toEnsure.clear();
-          for (const key of keys) await this.ensure(key);
-        } else if (this.toRelease.size > 0) {
-          const gone = [...this.toRelease.values()];
-          this.toRelease.clear();
-          for (const n of gone) await this.release(n.ifindex, n.ip);
-        } else if (this.sweepWanted) {
-          this.sweepWanted = false;
-          await this.sweep();
-        }
-      } catch (err) {
-        // Each step handles the errors it expects; this is for the unexpected ones.
-        if (this.closed) return;
-        this.log.error({ err }, 'underlay next hops: a resolution step failed; the next refresh retries');
-      }
+  /** The next step of the loop (work-loop.ts), in order of priority; pure until the step runs. */
+  private nextStep(fullPending: boolean): WorkStep {
+    if (fullPending) return 'full';
+    if (this.allRoutesDirty || this.routesDirty.size > 0) {
+      return () => {
+        const ips = this.allRoutesDirty ? [...this.vteps.keys()] : [...this.routesDirty];
+        this.allRoutesDirty = false;
+        this.routesDirty.clear();
+        return this.routePass(ips);
+      };
     }
+    if (this.toEnsure.size > 0) {
+      return async () => {
+        const keys = [...this.toEnsure];
+        this.toEnsure.clear();
+        for (const key of keys) await this.ensure(key);
+      };
+    }
+    if (this.toRelease.size > 0) {
+      return async () => {
+        const gone = [...this.toRelease.values()];
+        this.toRelease.clear();
+        for (const n of gone) await this.release(n.ifindex, n.ip);
+      };
+    }
+    if (this.sweepWanted) {
+      return () => {
+        this.sweepWanted = false;
+        return this.sweep();
+      };
+    }
+    return undefined;
   }
 
   /** Route lookups for `ips`, then whatever the answers require: new neighbours read and ensured, values applied. */
