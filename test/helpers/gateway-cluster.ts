@@ -1,5 +1,6 @@
 // Routers with an external gateway, SNAT'ing to an "internet", for the SNAT
-// end-to-end tests (test/e2e/snat-traffic.test.ts):
+// and floating IP end-to-end tests (test/e2e/snat-traffic.test.ts,
+// test/e2e/fip-traffic.test.ts):
 //
 //   const cluster = useGatewayCluster();           // built in beforeAll, torn down in afterAll
 //   it('reaches the internet', async () => {
@@ -39,7 +40,15 @@
 // - Servers (Node and Python programs, started by the tests): a TCP server
 //   that first tells the client which address and port it sees, then echoes;
 //   a UDP reflector answering each datagram with itself and the sender's
-//   address; a UDP blaster (Python: thousands of sockets) in the VMs.
+//   address; a UDP blaster (Python: thousands of sockets) in the VMs. The
+//   same servers can run in VMs, telling their name too (startVmServers),
+//   for traffic from the internet to floating IPs; clients run in a VM or
+//   in srv/inet alike (a TCP stream that runs until stopped, UDP queries
+//   that report where each answer came from, a probe for ICMP port
+//   unreachable).
+// - `extraVms` adds VMs to GW_VMS. Floating IPs are created, associated and
+//   deleted on every node at once (createFloatingIp, associateFloatingIp),
+//   and waitConverged waits for them as for the rest.
 // - inet's eth0 runs a pass-everything XDP program (xdp_external answers ARP
 //   with XDP_TX, which a veth delivers only to a peer with XDP), and nothing
 //   in inet or srv hands over unfinished checksums (TX offload off), as for
@@ -122,13 +131,18 @@ char LICENSE[] __attribute__((section("license"), used)) = "GPL";
 // ---------------------------------------------------------------------------
 // Programs run inside namespaces (Node and Python: nothing beyond the test runner's tools)
 
-/** TCP: tells each client the address and port it is seen from (one JSON line), then echoes. */
+/**
+ * TCP: tells each client the address and port it is seen from (and the
+ * server's name, if it was given one) in one JSON line, then echoes. Prints
+ * one line per connection accepted ("accepted <peer>:<port>").
+ */
 const WHOAMI_TCP_SERVER = `
 const net = require('node:net');
-const [host, port] = process.argv.slice(1);
+const [host, port, name] = process.argv.slice(1);
 net.createServer((s) => {
   s.on('error', () => {});
-  s.write(JSON.stringify({ peer: s.remoteAddress, port: s.remotePort }) + '\\n');
+  console.log('accepted ' + s.remoteAddress + ':' + s.remotePort);
+  s.write(JSON.stringify({ peer: s.remoteAddress, port: s.remotePort, ...(name ? { name } : {}) }) + '\\n');
   s.pipe(s);
 }).listen(Number(port), host, () => console.log('listening'));
 `;
@@ -171,13 +185,126 @@ s.on('end', () => {
 });
 `;
 
-/** UDP: answers each datagram with itself, a space and the sender's address:port. */
+/**
+ * UDP: answers each datagram with itself, a space and the sender's
+ * address:port (then a space and the server's name, if it was given one).
+ */
 const UDP_REFLECTOR = `
 const dgram = require('node:dgram');
-const [host, port] = process.argv.slice(1);
+const [host, port, name] = process.argv.slice(1);
 const s = dgram.createSocket('udp4');
-s.on('message', (m, r) => s.send(Buffer.concat([m, Buffer.from(' ' + r.address + ':' + r.port)]), r.port, r.address));
+s.on('message', (m, r) => s.send(Buffer.concat([m, Buffer.from(' ' + r.address + ':' + r.port + (name ? ' ' + name : ''))]), r.port, r.address));
 s.bind(Number(port), host, () => console.log('listening'));
+`;
+
+/**
+ * UDP from one socket: `count` queries ("query i"), one at a time, each
+ * sent up to 3 times (1 s apart) until its answer ("query i ...") comes;
+ * what came back and from where.
+ */
+const UDP_QUERY_CLIENT = `
+const dgram = require('node:dgram');
+const [host, port, count] = process.argv.slice(1);
+const n = Number(count);
+const s = dgram.createSocket('udp4');
+const replies = [];
+let i = 0;
+let tries = 0;
+let timer;
+const send = () => {
+  tries += 1;
+  s.send('query ' + i, Number(port), host);
+  timer = setTimeout(() => (tries >= 3 ? (replies.push(null), next()) : send()), 1000);
+};
+const next = () => {
+  i += 1;
+  tries = 0;
+  if (i < n) return send();
+  console.log(JSON.stringify({ local: s.address().port, answered: replies.filter((r) => r !== null).length, replies }));
+  s.close();
+};
+s.on('message', (m, r) => {
+  const text = m.toString();
+  const prefix = 'query ' + i + ' ';
+  if (!text.startsWith(prefix)) return;
+  clearTimeout(timer);
+  replies.push({ from: r.address + ':' + r.port, seen: text.slice(prefix.length) });
+  next();
+});
+s.bind(0, send);
+`;
+
+/**
+ * TCP until told to stop: connects, reads the server's first line (the peer
+ * it sees) and prints "connected", then sends `chunk` random bytes every
+ * `everyMs` ms; on SIGTERM it stops sending, half-closes, and checks the
+ * echo (length and SHA-256 of everything sent against everything received).
+ */
+const TCP_LIVE_CLIENT = `
+const net = require('node:net');
+const crypto = require('node:crypto');
+const [host, port, chunk, everyMs] = process.argv.slice(1);
+const sentHash = crypto.createHash('sha256');
+const recvHash = crypto.createHash('sha256');
+let sent = 0;
+let received = 0;
+let head = Buffer.alloc(0);
+let peer = null;
+let timer;
+let stopping = false;
+const report = (extra) => console.log(JSON.stringify({ peer, sent, received, ...extra }));
+const s = net.connect(Number(port), host, () => {
+  const step = () => {
+    if (stopping) return;
+    const data = crypto.randomBytes(Number(chunk));
+    sentHash.update(data);
+    sent += data.length;
+    s.write(data);
+    timer = setTimeout(step, Number(everyMs));
+  };
+  step();
+});
+s.setTimeout(30000, () => { report({ error: 'timeout' }); process.exit(2); });
+s.on('data', (c) => {
+  if (peer === null) {
+    head = Buffer.concat([head, c]);
+    const nl = head.indexOf(10);
+    if (nl < 0) return;
+    peer = JSON.parse(head.subarray(0, nl).toString());
+    c = head.subarray(nl + 1);
+    console.log('connected');
+  }
+  received += c.length;
+  recvHash.update(c);
+});
+s.on('error', (e) => { report({ error: e.code || e.message }); process.exit(2); });
+s.on('end', () => report({ local: s.localAddress + ':' + s.localPort, identical: sent === received && sentHash.digest('hex') === recvHash.digest('hex') }));
+process.on('SIGTERM', () => { stopping = true; clearTimeout(timer); s.end(); });
+`;
+
+/**
+ * One UDP datagram at a time from a connected socket to a port nothing
+ * listens on (up to 3, 2 s apart): "refused" once an ICMP port unreachable
+ * reaches the socket (the kernel matched it to the socket: its quote names
+ * the socket's own addresses and ports).
+ */
+const UDP_REFUSED_PROBE = `
+import json, socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.connect((sys.argv[1], int(sys.argv[2])))
+s.settimeout(2)
+result = 'timeout'
+for attempt in range(1, 4):
+    s.send(b'probe')
+    try:
+        s.recv(100)
+        result = 'answered'
+    except ConnectionRefusedError:
+        result = 'refused'
+    except socket.timeout:
+        continue
+    break
+print(json.dumps({'result': result, 'attempts': attempt, 'local': '%s:%d' % s.getsockname()}))
 `;
 
 /**
@@ -248,12 +375,41 @@ function node(script: string, ...args: (string | number)[]): string[] {
 }
 
 export interface StreamResult {
-  peer: { peer: string; port: number } | null;
+  peer: { peer: string; port: number; name?: string } | null;
   local?: string;
   sent?: number;
   received: number;
   identical?: boolean;
   error?: string;
+}
+
+export interface LiveStreamResult {
+  peer: { peer: string; port: number; name?: string } | null;
+  local?: string;
+  sent: number;
+  received: number;
+  identical?: boolean;
+  error?: string;
+}
+
+/** A TCP stream that runs until stopped (GatewayCluster.liveTcpStream). */
+export interface LiveStream {
+  /** Stops sending, half-closes, waits for the echo to end; what came back. */
+  stop(): Promise<LiveStreamResult>;
+}
+
+export interface UdpQueryResult {
+  /** The client's local port. */
+  local: number;
+  answered: number;
+  /** Per query: where the answer came from, and what the server says it saw (address:port, then its name if it has one); null if none came. */
+  replies: ({ from: string; seen: string } | null)[];
+}
+
+export interface UdpProbeResult {
+  result: 'refused' | 'answered' | 'timeout';
+  attempts: number;
+  local: string;
 }
 
 export interface BlastResult {
@@ -270,6 +426,11 @@ export interface BlastResult {
 // ---------------------------------------------------------------------------
 // The cluster
 
+export interface GatewayClusterOptions {
+  /** VMs beyond GW_VMS (unique names and MACs), ports created on every node as for the others. */
+  extraVms?: readonly GwVmSpec[];
+}
+
 export class GatewayCluster {
   readonly networks: Record<GwTenant, pb.Network>;
   readonly subnets: Record<GwTenant, pb.Subnet>;
@@ -285,8 +446,11 @@ export class GatewayCluster {
   /** gw's daemon directory (config, socket, state) and the XDP object; removed by cleanup(). */
   private readonly stateRoot = mkdtempSync(join(tmpdir(), 'xdpnet-gateway-'));
 
-  private constructor(readonly overlay: OverlayCluster) {
-    for (const spec of GW_VMS) this.vmByName.set(spec.name, { ...spec, portId: randomUUID(), tap: `tap${spec.name}` });
+  private constructor(
+    readonly overlay: OverlayCluster,
+    specs: readonly GwVmSpec[],
+  ) {
+    for (const spec of specs) this.vmByName.set(spec.name, { ...spec, portId: randomUUID(), tap: `tap${spec.name}` });
     const per = <T>(make: (t: GwTenant) => T): Record<GwTenant, T> => ({ alpha: make('alpha'), beta: make('beta') });
     this.networks = per((t) => ({ id: randomUUID(), name: `${t}-net`, type: 'NETWORK_TYPE_VXLAN', segmentationId: GW_VNI[t] }));
     this.subnets = per((t) => ({
@@ -302,10 +466,11 @@ export class GatewayCluster {
     this.extSubnet = { id: randomUUID(), name: 'public-sub', networkId: this.extNetwork.id!, cidr: EXT.cidr, gatewayIp: EXT.gateway, enableDhcp: false };
   }
 
-  static async create(topo: Topology): Promise<GatewayCluster> {
-    const vms = GW_VMS.filter((v) => v.node !== 'gw').map(({ name, node: hv, ip, mac }) => ({ name, hv: hv as HvName, ip, mac, tenant: 'red' as const }));
+  static async create(topo: Topology, opts: GatewayClusterOptions = {}): Promise<GatewayCluster> {
+    const specs = [...GW_VMS, ...(opts.extraVms ?? [])];
+    const vms = specs.filter((v) => v.node !== 'gw').map(({ name, node: hv, ip, mac }) => ({ name, hv: hv as HvName, ip, mac, tenant: 'red' as const }));
     const overlay = await OverlayCluster.create(topo, { vms, underlay: 'routed', daemons: [] });
-    const cluster = new GatewayCluster(overlay);
+    const cluster = new GatewayCluster(overlay, specs);
     try {
       await cluster.buildGatewayAndInternet();
       for (const vm of cluster.vms()) {
@@ -487,15 +652,44 @@ export class GatewayCluster {
     for (const vm of this.vms()) await a.createPort(this.portFor(vm.name, n));
   }
 
+  /**
+   * Creates a floating IP on the external network on every node, as
+   * orchestration does, associated with VM `vm`'s port (its only fixed IP)
+   * or with nothing.
+   */
+  async createFloatingIp(address: string, vm: string | null): Promise<pb.FloatingIp> {
+    const fip: pb.FloatingIp = { id: randomUUID(), floatingNetworkId: this.extNetwork.id!, floatingIpAddress: address, portId: vm === null ? '' : this.vm(vm).portId };
+    for (const n of NODES) await this.api(n).createFloatingIp(fip);
+    return fip;
+  }
+
+  /** Associates the floating IP with VM `vm`'s port (moving it if it was elsewhere), or disassociates it (null), on every node. */
+  async associateFloatingIp(id: string, vm: string | null): Promise<void> {
+    const portId = vm === null ? '' : this.vm(vm).portId;
+    for (const n of NODES) await this.api(n).updateFloatingIp({ id, portId, fixedIpAddress: '' }, ['port_id', 'fixed_ip_address']);
+  }
+
+  /** Deletes the floating IP on every node (if it is there). */
+  async deleteFloatingIp(id: string): Promise<void> {
+    for (const n of NODES) await this.api(n).deleteFloatingIp(id).catch(() => undefined);
+  }
+
   async resources(n: NodeName): Promise<{ kind: string; r: { id: string; name: string; revision: string; status: Status } }[]> {
     const a = this.api(n);
     const page = { pageSize: 1000 };
-    const [networks, subnets, ports, routers] = await Promise.all([a.listNetworks(page), a.listSubnets(page), a.listPorts(page), a.listRouters(page)]);
+    const [networks, subnets, ports, routers, fips] = await Promise.all([
+      a.listNetworks(page),
+      a.listSubnets(page),
+      a.listPorts(page),
+      a.listRouters(page),
+      a.listFloatingIps(page),
+    ]);
     return [
       ...networks.networks.map((r) => ({ kind: 'network', r })),
       ...subnets.subnets.map((r) => ({ kind: 'subnet', r })),
       ...ports.ports.map((r) => ({ kind: 'port', r })),
       ...routers.routers.map((r) => ({ kind: 'router', r })),
+      ...fips.floatingIps.map((r) => ({ kind: 'floating IP', r: { ...r, name: r.floatingIpAddress } })),
     ];
   }
 
@@ -593,10 +787,36 @@ export class GatewayCluster {
     await start(node(UDP_REFLECTOR, SERVER, 7002));
   }
 
-  /** From VM `from`: a TCP connection to the server's port 8080, `bytes` sent (in chunks, paced if asked) and echoed. */
+  /** The namespace of VM `from`, or the internet's namespaces (srv, inet) by their own names. */
+  private nsOf(from: string): string {
+    return from === SRV_NS || from === INET_NS ? from : this.vm(from).name;
+  }
+
+  /**
+   * In VM `name`: the peer-telling TCP echo on 8080 and a UDP reflector on
+   * 7001, both on every address and both telling their name; stopped by
+   * cleanup(). Returns the TCP server (its output lists the connections it
+   * accepted).
+   */
+  async startVmServers(name: string): Promise<SpawnedProcess> {
+    const ns = this.vm(name).name;
+    const tcp = this.topo.spawn(ns, node(WHOAMI_TCP_SERVER, '0.0.0.0', 8080, name));
+    this.servers.push(tcp);
+    await tcp.waitFor(/listening/);
+    const udp = this.topo.spawn(ns, node(UDP_REFLECTOR, '0.0.0.0', 7001, name));
+    this.servers.push(udp);
+    await udp.waitFor(/listening/);
+    return tcp;
+  }
+
+  /**
+   * From VM (or srv, inet) `from`: a TCP connection to the server's port
+   * 8080 (or `to`:`port`), `bytes` sent (in chunks, paced if asked) and
+   * echoed.
+   */
   async tcpStream(from: string, bytes: number, opts: { chunk?: number; everyMs?: number; to?: string; port?: number } = {}): Promise<StreamResult> {
     const argv = node(TCP_STREAM_CLIENT, opts.to ?? SERVER, opts.port ?? 8080, bytes, opts.chunk ?? bytes, opts.everyMs ?? 0);
-    const r = await this.topo.exec(this.vm(from).name, argv, { allowFailure: true, timeoutMs: 60_000 });
+    const r = await this.topo.exec(this.nsOf(from), argv, { allowFailure: true, timeoutMs: 60_000 });
     const line = r.stdout.trim().split('\n').at(-1) ?? '';
     try {
       return JSON.parse(line) as StreamResult;
@@ -616,6 +836,41 @@ export class GatewayCluster {
     return JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '{}') as BlastResult;
   }
 
+  /**
+   * From VM (or srv, inet) `from`: a TCP connection to `to`:`port` that
+   * sends `chunk` bytes every `everyMs` ms until stopped; resolves once the
+   * server's first line came (the connection is up).
+   */
+  async liveTcpStream(from: string, to: string, port: number, opts: { chunk?: number; everyMs?: number } = {}): Promise<LiveStream> {
+    const p = this.topo.spawn(this.nsOf(from), node(TCP_LIVE_CLIENT, to, port, opts.chunk ?? 1024, opts.everyMs ?? 20));
+    this.servers.push(p);
+    await p.waitFor(/connected|error/);
+    return {
+      stop: async () => {
+        p.signal('SIGTERM');
+        await Promise.race([p.exited, sleep(30_000)]);
+        const line = p.stdout.trim().split('\n').at(-1) ?? '';
+        try {
+          return JSON.parse(line) as LiveStreamResult;
+        } catch {
+          return { peer: null, sent: 0, received: 0, error: `no result: ${p.stdout} ${p.stderr}` };
+        }
+      },
+    };
+  }
+
+  /** From VM (or srv, inet) `from`: `count` UDP queries to `to`:`port` from one socket (UDP_QUERY_CLIENT). */
+  async udpQuery(from: string, to: string, port: number, count: number): Promise<UdpQueryResult> {
+    const r = await this.topo.exec(this.nsOf(from), node(UDP_QUERY_CLIENT, to, port, count), { timeoutMs: 30_000 + count * 3_000 });
+    return JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '{}') as UdpQueryResult;
+  }
+
+  /** From VM (or srv, inet) `from`: UDP to `to`:`port`, where nothing listens, until an ICMP port unreachable refuses it. */
+  async udpRefusedProbe(from: string, to: string, port: number): Promise<UdpProbeResult> {
+    const r = await this.topo.exec(this.nsOf(from), ['python3', '-c', UDP_REFUSED_PROBE, to, String(port)], { timeoutMs: 20_000 });
+    return JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '{}') as UdpProbeResult;
+  }
+
   async cleanup(): Promise<void> {
     for (const s of this.servers.splice(0)) await s.stop().catch(() => undefined);
     await this.gwDaemon?.kill().catch(() => undefined);
@@ -629,12 +884,12 @@ export class GatewayCluster {
  * beforeAll (its topology destroyed if that fails), daemons killed and
  * namespaces removed in afterAll, pass or fail.
  */
-export function useGatewayCluster(): () => GatewayCluster {
+export function useGatewayCluster(opts: GatewayClusterOptions = {}): () => GatewayCluster {
   let cluster: GatewayCluster | undefined;
   useTopology({
     timeoutMs: 180_000,
     setup: async (t) => {
-      cluster = await GatewayCluster.create(t);
+      cluster = await GatewayCluster.create(t, opts);
       await cluster.startServers();
     },
   });
