@@ -125,6 +125,9 @@ const schema = z.strictObject({
 
 export type Config = z.infer<typeof schema>;
 
+/** The schema itself, for introspection: the README's configuration table is checked against it (test/e2e/readme-commands.test.ts). */
+export const configSchema = schema;
+
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
