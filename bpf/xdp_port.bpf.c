@@ -109,7 +109,7 @@ static __always_inline outcome_t port(struct xdp_md *ctx, struct port_stats **st
 			return drop(REASON_DROP_HAIRPIN);
 		return to_local_mac(ctx, fdb, vni, REASON_FWD_LOCAL);
 	case FDB_REMOTE:
-		return to_remote_vtep(ctx, &f, vni, fdb->vtep_ip, &ul, REASON_FWD_ENCAP);
+		return to_remote_mac(ctx, &f, vni, fdb, &ul, REASON_FWD_ENCAP);
 	case FDB_ROUTER:
 		return route_frame(ctx, &f, vni, fdb->router_id, &ul);
 	default:

@@ -79,21 +79,19 @@ static __always_inline outcome_t to_local_mac(struct xdp_md *ctx, const struct f
 }
 
 /*
- * Encapsulated in VNI `vni` to the remote VTEP `vtep` and out of the underlay
- * (vxlan.h says what the outer headers hold). `f` is the frame as it is now;
- * its pointers are invalid afterwards.
+ * Encapsulated in VNI `vni` to the remote VTEP `vtep` through next hop `nh`
+ * and out of the underlay (vxlan.h says what the outer headers hold). `f` is
+ * the frame as it is now; its pointers are invalid afterwards.
  */
-static __always_inline outcome_t to_remote_vtep(struct xdp_md *ctx, const struct port_frame *f, __u32 vni,
-						__be32 vtep, const struct underlay_config *ul,
-						enum xdpnet_reason reason)
+static __always_inline outcome_t encap_to(struct xdp_md *ctx, const struct port_frame *f, __u32 vni, __be32 vtep,
+					  const struct vtep_nexthop *nh, const struct underlay_config *ul,
+					  enum xdpnet_reason reason)
 {
-	struct vtep_nexthop *nh;
 	__be16 sport;
 	int ret;
 
 	if (f->frame_len + VXLAN_IP_OVERHEAD > ul->mtu)
 		return drop(REASON_DROP_EXCEEDS_UNDERLAY_MTU);
-	nh = bpf_map_lookup_elem(&xdpnet_nexthops, &vtep);
 	if (!nh)
 		return drop(REASON_DROP_NO_UNDERLAY_NEXTHOP);
 	/* Hash now: f's packet pointers do not survive the encapsulation. */
@@ -102,6 +100,31 @@ static __always_inline outcome_t to_remote_vtep(struct xdp_md *ctx, const struct
 	if (ret < 0)
 		return drop_from(ret);
 	return redirect_to(nh->ifindex, reason);
+}
+
+/* To the remote VTEP `vtep`, which has no FDB entry at hand (a router's gateway node): its next hop looked up. */
+static __always_inline outcome_t to_remote_vtep(struct xdp_md *ctx, const struct port_frame *f, __u32 vni,
+						__be32 vtep, const struct underlay_config *ul,
+						enum xdpnet_reason reason)
+{
+	return encap_to(ctx, f, vni, vtep, bpf_map_lookup_elem(&xdpnet_nexthops, &vtep), ul, reason);
+}
+
+/*
+ * To the remote MAC `fdb` names (an FDB_REMOTE entry of network `vni`):
+ * through the entry's copy of its VTEP's next hop when it has one, which
+ * saves the lookup, else the next hop looked up.
+ */
+static __always_inline outcome_t to_remote_mac(struct xdp_md *ctx, const struct port_frame *f, __u32 vni,
+					       const struct fdb_entry *fdb, const struct underlay_config *ul,
+					       enum xdpnet_reason reason)
+{
+	const struct vtep_nexthop *nh = &fdb->nexthop;
+	__be32 vtep = fdb->vtep_ip;
+
+	if (!fdb->nexthop_present)
+		nh = bpf_map_lookup_elem(&xdpnet_nexthops, &vtep);
+	return encap_to(ctx, f, vni, vtep, nh, ul, reason);
 }
 
 #endif /* XDPNET_DELIVER_H */

@@ -150,7 +150,7 @@ static __always_inline outcome_t ext_to_vm_deliver(struct xdp_md *ctx, struct ip
 		f.l3_len = bpf_ntohs(ip->tot_len);
 		f.sport = sport;
 		f.dport = dport;
-		return to_remote_vtep(ctx, &f, t->vni, t->fdb->vtep_ip, ul, encap);
+		return to_remote_mac(ctx, &f, t->vni, t->fdb, ul, encap);
 	default:
 		return drop(REASON_DROP_UNKNOWN_DESTINATION);
 	}

@@ -154,10 +154,31 @@ struct {
 } xdpnet_port_src SEC(".maps");
 
 /*
+ * --- xdpnet_nexthops: remote VTEP IPv4 (network order) -> the underlay next
+ * hop the encapsulated packet leaves through: outer Ethernet addresses and the
+ * interface. The daemon resolves it (route to the VTEP, neighbour of its
+ * gateway) and keeps it fresh; a VTEP without an entry is not encapsulated to.
+ */
+struct vtep_nexthop {
+	__u8 dst_mac[ETH_ALEN]; /* the gateway's (or the VTEP's, on-link) MAC */
+	__u8 src_mac[ETH_ALEN]; /* the underlay interface's MAC */
+	__u32 ifindex;          /* host: the underlay interface */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __be32); /* remote VTEP, network */
+	__type(value, struct vtep_nexthop);
+} xdpnet_nexthops SEC(".maps");
+
+/*
  * --- xdpnet_fdb: (VNI, MAC) -> where that MAC lives (L2 population). A local
  * MAC's entry carries a copy of its port's state (below): the daemon rewrites
  * it whenever it writes the port's entry, and clears it before a port of
  * another network takes the interface, so that a copy, when there, is right.
+ * A remote MAC's entry likewise carries a copy of its VTEP's next hop. Both
+ * save the fast path a hash lookup per frame.
  */
 
 #define FDB_LOCAL 1  /* a port of this node: ifindex */
@@ -188,7 +209,16 @@ struct fdb_entry {
 	__u8 port_present;
 	__u8 port_flags;       /* port_info.flags */
 	__u8 port_net_flags;   /* port_info.net_flags */
-	__u8 pad;              /* zero */
+	/*
+	 * FDB_REMOTE only, else zero: 1 when `nexthop` is a copy of the VTEP's
+	 * xdpnet_nexthops entry, which the daemon writes into every remote MAC
+	 * of that VTEP whenever it writes or deletes the entry, so that
+	 * encapsulating to a remote MAC needs no lookup of its next hop. 0: no
+	 * copy (none resolved, or a writer other than the daemon), and the
+	 * programs look the next hop up (deliver.h).
+	 */
+	__u8 nexthop_present;
+	struct vtep_nexthop nexthop;
 };
 
 struct {
@@ -241,24 +271,6 @@ struct {
 	__type(value, struct flood_list);
 } xdpnet_flood SEC(".maps");
 
-/*
- * --- xdpnet_nexthops: remote VTEP IPv4 (network order) -> the underlay next
- * hop the encapsulated packet leaves through: outer Ethernet addresses and the
- * interface. The daemon resolves it (route to the VTEP, neighbour of its
- * gateway) and keeps it fresh; a VTEP without an entry is not encapsulated to.
- */
-struct vtep_nexthop {
-	__u8 dst_mac[ETH_ALEN]; /* the gateway's (or the VTEP's, on-link) MAC */
-	__u8 src_mac[ETH_ALEN]; /* the underlay interface's MAC */
-	__u32 ifindex;          /* host: the underlay interface */
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
-	__type(key, __be32); /* remote VTEP, network */
-	__type(value, struct vtep_nexthop);
-} xdpnet_nexthops SEC(".maps");
 
 /*
  * --- xdpnet_tx_ports: every interface an XDP program may redirect into (local

@@ -243,7 +243,7 @@ static __out_of_line outcome_t route_frame(struct xdp_md *ctx, struct port_frame
 		/* Back into the sending port too, if that is where the destination is: a router may. */
 		return to_local_port(ctx, vni, fdb->ifindex, REASON_FWD_ROUTED_LOCAL);
 	case FDB_REMOTE:
-		return to_remote_vtep(ctx, f, vni, fdb->vtep_ip, ul, REASON_FWD_ROUTED_ENCAP);
+		return to_remote_mac(ctx, f, vni, fdb, ul, REASON_FWD_ROUTED_ENCAP);
 	default:
 		return drop(REASON_DROP_UNKNOWN_DESTINATION);
 	}

@@ -106,7 +106,7 @@ static __always_inline outcome_t tunnel_back(struct xdp_md *ctx, __u32 vni, cons
 	case FDB_LOCAL:
 		return to_local_port(ctx, vni, fdb->ifindex, reason);
 	case FDB_REMOTE:
-		return to_remote_vtep(ctx, &f, vni, fdb->vtep_ip, ul, reason);
+		return to_remote_mac(ctx, &f, vni, fdb, ul, reason);
 	default:
 		return drop(REASON_DROP_UNKNOWN_DESTINATION);
 	}

@@ -148,8 +148,11 @@ export class Daemon {
           nexthops: fipTables.followSides(external?.nexthops),
           onZoneLost: () => conntrack.requestWalk(),
         });
+        const overlay = new OverlayTables(node, vteps.source('floodList'));
+        // The remote MACs' fdb entries carry copies of their VTEPs' next hops.
+        bpf.nexthops.onChange((vtep) => overlay.nexthopChanged(vtep));
         tables = new BpfTables(
-          new OverlayTables(node, vteps.source('floodList')),
+          overlay,
           new RouterTables(node, vteps.source('routes')),
           snatTables,
           fipTables,

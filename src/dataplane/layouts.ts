@@ -117,6 +117,14 @@ export interface PortSrcValue {
 }
 
 /** xdpnet_fdb key and value. */
+/** xdpnet_nexthops value (key: remote VTEP, `ipv4`). */
+export const vtepNexthop = struct<VtepNexthop>('vtep_nexthop', { dst_mac: mac, src_mac: mac, ifindex: u32 });
+export interface VtepNexthop {
+  dst_mac: string;
+  src_mac: string;
+  ifindex: number;
+}
+
 export const FDB_LOCAL = 1;
 export const FDB_REMOTE = 2;
 export const FDB_ROUTER = 3;
@@ -135,7 +143,8 @@ export const fdbEntry = struct<FdbEntry>('fdb_entry', {
   port_present: u8,
   port_flags: u8,
   port_net_flags: u8,
-  pad: u8,
+  nexthop_present: u8,
+  nexthop: vtepNexthop,
 });
 export interface FdbEntry {
   /** FDB_* */
@@ -155,7 +164,10 @@ export interface FdbEntry {
   port_present: number;
   port_flags: number;
   port_net_flags: number;
-  pad: number;
+  /** FDB_REMOTE: 1 when `nexthop` is a copy of the VTEP's xdpnet_nexthops entry; else 0. */
+  nexthop_present: number;
+  /** FDB_REMOTE: that copy (all zero without one); else all zero. */
+  nexthop: VtepNexthop;
 }
 
 /** xdpnet_arp key and value. */
@@ -186,14 +198,6 @@ export interface FloodList {
   local_ifindex: number[];
   /** Up to FLOOD_MAX_REMOTE; the rest is written as 0.0.0.0. */
   remote_vtep: string[];
-}
-
-/** xdpnet_nexthops value (key: remote VTEP, `ipv4`). */
-export const vtepNexthop = struct<VtepNexthop>('vtep_nexthop', { dst_mac: mac, src_mac: mac, ifindex: u32 });
-export interface VtepNexthop {
-  dst_mac: string;
-  src_mac: string;
-  ifindex: number;
 }
 
 export const OVERLAY_LAYOUTS: readonly StructLayout[] = [

@@ -187,6 +187,11 @@ export class UnderlayNexthops {
     }
   }
 
+  /** Calls `listener` with the VTEP right after each write or delete of its xdpnet_nexthops entry; returns the unsubscribe function. */
+  onChange(listener: (vtep: string) => void): () => void {
+    return this.map.onChange(listener);
+  }
+
   /** Adds VTEPs to resolve; resolution starts at once, in the background. A string that is not an IPv4 address throws (and nothing is added). */
   want(vteps: readonly string[]): void {
     for (const ip of vteps) if (typeof ip !== 'string' || !isIPv4(ip)) throw new TypeError(`${JSON.stringify(ip)} is not an IPv4 address`);

@@ -14,7 +14,8 @@
 //                                  xdpnet_port_src: one LPM entry per allowed pair
 //                                  and per further fixed IP (port MAC, /32)
 //   fdb        (vni, mac)       -> xdpnet_fdb, a local MAC's entry with a copy of
-//                                  its port's entry (the caller supplies it)
+//                                  its port's entry, a remote MAC's with a copy of
+//                                  its VTEP's next hop (the caller supplies both)
 //   arp        (vni, ip)        -> xdpnet_arp
 //   floodList  (vni)            -> xdpnet_flood (capped: FloodListOverflowError)
 //
@@ -64,6 +65,7 @@ import {
   arpKey,
   type FdbEntry,
   fdbEntry,
+  vtepNexthop,
   fdbKey,
   floodList,
   networkInfo,
@@ -245,7 +247,7 @@ function canonicalCidr(text: string): { ip: string; prefixLength: number } {
   return { ip: text.slice(0, text.indexOf('/')), prefixLength: c.prefixLength };
 }
 
-function expectSize(map: OverlayMapName, part: 'key' | 'value', buf: Buffer, size: number): void {
+function expectSize(map: OverlayMapName | 'xdpnet_nexthops', part: 'key' | 'value', buf: Buffer, size: number): void {
   if (buf.length !== size) throw new OverlayCodecError(`${map}: a ${part} is ${size} bytes, got ${buf.length}`);
 }
 
@@ -484,29 +486,62 @@ function fdbPortFields(vni: number, port: Buffer | undefined): Pick<FdbEntry, 'p
   return { port_stats_slot: info.stats_slot, port_present: 1, port_flags: info.flags, port_net_flags: info.net_flags };
 }
 
+const NO_NEXTHOP: Pick<FdbEntry, 'nexthop_present' | 'nexthop'> = {
+  nexthop_present: 0,
+  nexthop: { dst_mac: '00:00:00:00:00:00', src_mac: '00:00:00:00:00:00', ifindex: 0 },
+};
+
 /**
- * `port`: for a local location, the xdpnet_ports value on its interface,
- * copied into the entry (undefined: none there, or the caller keeps no
- * copies; the programs then look the port up).
+ * What a remote MAC's entry carries of its VTEP's next hop: the
+ * xdpnet_nexthops value (`nexthop`; undefined while there is none, and the
+ * programs then look it up and find none).
  */
-export function encodeFdb(key: FdbKey, value: FdbValue, resolve: IfindexOf, port?: Buffer): MapWrite {
+function fdbNexthopFields(nexthop: Buffer | undefined): Pick<FdbEntry, 'nexthop_present' | 'nexthop'> {
+  if (nexthop === undefined) return NO_NEXTHOP;
+  expectSize('xdpnet_nexthops', 'value', nexthop, vtepNexthop.size);
+  return { nexthop_present: 1, nexthop: vtepNexthop.decode(nexthop) };
+}
+
+/** Copies an fdb entry may carry: of the local port's entry, of the remote VTEP's next hop. */
+export interface FdbCopies {
+  /** For a local location: the xdpnet_ports value on its interface (undefined: none there). */
+  port?: Buffer | undefined;
+  /** For a remote location: the VTEP's xdpnet_nexthops value (undefined: none resolved). */
+  nexthop?: Buffer | undefined;
+}
+
+/**
+ * An fdb entry with the copies `copies` gives it (none given: the programs
+ * look the port or next hop up themselves).
+ */
+export function encodeFdb(key: FdbKey, value: FdbValue, resolve: IfindexOf, copies: FdbCopies = {}): MapWrite {
   const what = `fdb ${key.vni}/${key.macAddress}`;
   const loc = value.location;
-  const none = { port_stats_slot: 0, port_present: 0, port_flags: 0, port_net_flags: 0, pad: 0 };
+  const none = { port_stats_slot: 0, port_present: 0, port_flags: 0, port_net_flags: 0, ...NO_NEXTHOP };
   const entry: FdbEntry =
     loc.kind === 'local'
-      ? { kind: FDB_LOCAL, ifindex: ifindexOf(resolve, loc.interfaceName), vtep_ip: ANY, router_id: ZERO16, ...none, ...fdbPortFields(key.vni, port) }
+      ? { kind: FDB_LOCAL, ifindex: ifindexOf(resolve, loc.interfaceName), vtep_ip: ANY, router_id: ZERO16, ...none, ...fdbPortFields(key.vni, copies.port) }
       : loc.kind === 'remote'
-        ? { kind: FDB_REMOTE, ifindex: 0, vtep_ip: loc.vtepIp, router_id: ZERO16, ...none }
+        ? { kind: FDB_REMOTE, ifindex: 0, vtep_ip: loc.vtepIp, router_id: ZERO16, ...none, ...fdbNexthopFields(copies.nexthop) }
         : { kind: FDB_ROUTER, ifindex: 0, vtep_ip: ANY, router_id: uuidBytes(loc.routerId), ...none };
   return { map: 'xdpnet_fdb', key: fdbMapKey(key), value: codecStep(what, () => fdbEntry.encode(entry)) };
 }
 
-/** The interface of a local MAC's entry (xdpnet_fdb value), else undefined. */
-export function fdbLocalIfindexOf(value: Buffer): number | undefined {
+/** Where an xdpnet_fdb value points, for the copies it carries: a local MAC's interface, a remote MAC's VTEP. */
+export type FdbTarget = { kind: 'local'; ifindex: number } | { kind: 'remote'; vtep: string } | undefined;
+
+export function fdbTargetOf(value: Buffer): FdbTarget {
   expectSize('xdpnet_fdb', 'value', value, fdbEntry.size);
   const v = fdbEntry.decode(value);
-  return v.kind === FDB_LOCAL ? v.ifindex : undefined;
+  if (v.kind === FDB_LOCAL) return { kind: 'local', ifindex: v.ifindex };
+  if (v.kind === FDB_REMOTE) return { kind: 'remote', vtep: v.vtep_ip };
+  return undefined;
+}
+
+/** The interface of a local MAC's entry (xdpnet_fdb value), else undefined. */
+export function fdbLocalIfindexOf(value: Buffer): number | undefined {
+  const target = fdbTargetOf(value);
+  return target?.kind === 'local' ? target.ifindex : undefined;
 }
 
 /** A local MAC's entry (key and value as in xdpnet_fdb) with its copy of `port` (the xdpnet_ports value on its interface, or undefined). */
@@ -516,6 +551,14 @@ export function withFdbPort(key: Buffer, value: Buffer, port: Buffer | undefined
   const v = fdbEntry.decode(value);
   if (v.kind !== FDB_LOCAL) return value;
   return codecStep('xdpnet_fdb', () => fdbEntry.encode({ ...v, ...fdbPortFields(fdbKey.decode(key).vni, port) }));
+}
+
+/** A remote MAC's entry (an xdpnet_fdb value) with its copy of `nexthop` (its VTEP's xdpnet_nexthops value, or undefined). */
+export function withFdbNexthop(value: Buffer, nexthop: Buffer | undefined): Buffer {
+  expectSize('xdpnet_fdb', 'value', value, fdbEntry.size);
+  const v = fdbEntry.decode(value);
+  if (v.kind !== FDB_REMOTE) return value;
+  return codecStep('xdpnet_fdb', () => fdbEntry.encode({ ...v, ...fdbNexthopFields(nexthop) }));
 }
 
 export function decodeFdb(entry: RawEntry, resolve: InterfaceNameOf): DataplaneEntry<'fdb'> {

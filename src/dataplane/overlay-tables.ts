@@ -31,7 +31,10 @@
 //   (overlay-encode.ts encodeFdb): written with the entry, rewritten after
 //   every write of that port's entry, and cleared before a port of another
 //   network takes the interface (so no frame of the old network is ever
-//   delivered into it). list('fdb') repairs the copies where they are wrong.
+//   delivered into it). A remote MAC's entry carries a copy of its VTEP's
+//   next hop, rewritten whenever the next hop is (nexthopChanged(), called by
+//   xdpnet_nexthops' writer). fdb-copies.ts keeps both; list('fdb') repairs
+//   the copies where they are wrong.
 
 import { DataplaneError, type DataplaneEntry } from '../reconciler/dataplane.js';
 import type { TableKey, TableName, TableValue } from '../reconciler/tables.js';
@@ -58,7 +61,6 @@ import {
   encodeFlood,
   encodeLocalPort,
   encodeNetwork,
-  fdbLocalIfindexOf,
   fdbMapKey,
   floodMapKey,
   networkMapKey,
@@ -67,9 +69,9 @@ import {
   portNetworkOf,
   portVniOf,
   txPortWrite,
-  withFdbPort,
   withPortExtras,
 } from './overlay-encode.js';
+import { FdbCopies } from './fdb-copies.js';
 import type { MapHandle, PinnedMaps } from './pinned-maps.js';
 import type { PortPrograms } from './port-programs.js';
 
@@ -99,6 +101,9 @@ export type OverlayTable = (typeof OVERLAY_TABLES)[number];
 
 /** Per-port counters (per-CPU array, one slot per port, port_info.stats_slot); optional. */
 export const PORT_STATS_MAP = 'xdpnet_port_stats';
+
+/** The underlay next hops (nexthops.ts writes them); remote MACs' fdb entries carry copies. */
+const NEXTHOPS_MAP = 'xdpnet_nexthops';
 
 /** A name no interface can have (whitespace and ':'), for an ifindex that names none. */
 export const goneName = (ifindex: number): string => `ifindex ${ifindex}: gone`;
@@ -131,13 +136,8 @@ export class OverlayTables {
   private portRecords: Map<number, PortRecord> | undefined;
   /** Where the search for a free counter slot starts: just-freed slots are taken last. */
   private slotCursor = 1;
-  /**
-   * The keys of the local MACs' xdpnet_fdb entries by interface, and each
-   * key's interface (hex key -> ifindex): which entries carry a copy of a
-   * port. Rebuilt by each list('fdb'), built by walking the map on first
-   * need otherwise, kept up to date by our own writes.
-   */
-  private localFdb: { byIfindex: Map<number, Map<string, Buffer>>; ifindexOf: Map<string, number> } | undefined;
+  /** The copies fdb entries carry of ports and next hops. */
+  private readonly copies: FdbCopies;
 
   constructor(
     private readonly parts: OverlayParts,
@@ -148,6 +148,26 @@ export class OverlayTables {
     this.stats = parts.maps.get(PORT_STATS_MAP);
     if (this.stats && this.stats.info.keySize !== u32.size) {
       throw new Error(`${PORT_STATS_MAP}: expected a 4-byte slot key, the map has ${this.stats.info.keySize} bytes`);
+    }
+    this.copies = new FdbCopies({
+      fdb: this.map.xdpnet_fdb,
+      ports: this.map.xdpnet_ports,
+      nexthops: parts.maps.get(NEXTHOPS_MAP),
+      write: (w) => this.write(w),
+      logger: parts.logger,
+    });
+  }
+
+  /**
+   * Tells the tables that xdpnet_nexthops' entry for `vtep` was just written
+   * or deleted: the remote MACs behind it get the new copy (or lose theirs).
+   */
+  nexthopChanged(vtep: string): void {
+    try {
+      this.copies.nexthopChanged(vtep);
+    } catch (err) {
+      // Not the next hop writer's problem: the next list('fdb') repairs the copies.
+      this.parts.logger.warn({ err, vtep }, 'cannot copy an underlay next hop into the fdb entries behind it');
     }
   }
 
@@ -174,11 +194,16 @@ export class OverlayTables {
         const v = value as TableValue<'fdb'>;
         if (v.location.kind === 'local') await interfaces.ensure([v.location.interfaceName]);
         // From here on nothing awaits: a port written meanwhile would miss this entry's copy of it.
-        const ifindex = v.location.kind === 'local' ? interfaces.ifindexOf(v.location.interfaceName) : undefined;
-        const port = ifindex === undefined ? undefined : this.map.xdpnet_ports.lookup(portMapKey(ifindex));
-        const w = encodeFdb(key as TableKey<'fdb'>, v, (n) => interfaces.ifindexOf(n), port);
+        const loc = v.location;
+        const copies =
+          loc.kind === 'local'
+            ? { port: this.copies.portOf(interfaces.ifindexOf(loc.interfaceName)) }
+            : loc.kind === 'remote'
+              ? { nexthop: this.copies.nexthopOf(loc.vtepIp) }
+              : {};
+        const w = encodeFdb(key as TableKey<'fdb'>, v, (n) => interfaces.ifindexOf(n), copies);
         this.write(w);
-        this.indexFdb(w.key, fdbLocalIfindexOf(w.value));
+        this.copies.written(w.key, w.value);
         return;
       }
       case 'floodList': {
@@ -208,7 +233,7 @@ export class OverlayTables {
       case 'fdb': {
         const k = fdbMapKey(key as TableKey<'fdb'>);
         this.map.xdpnet_fdb.delete(k);
-        this.indexFdb(k, undefined);
+        this.copies.written(k, undefined);
         return;
       }
       case 'floodList':
@@ -251,7 +276,7 @@ export class OverlayTables {
       case 'fdb': {
         await interfaces.refresh();
         const entries = rawEntries(this.map.xdpnet_fdb);
-        this.repairFdbCopies(entries);
+        this.copies.repair(entries);
         return entries.map((e) => decodeFdb(e, nameOrGone));
       }
       case 'floodList': {
@@ -341,7 +366,7 @@ export class OverlayTables {
       this.parts.logger.warn({ ifindex }, 'local port entry with a stale network state or counter slot: rewritten');
       this.write({ map: 'xdpnet_ports', key: e.key, value });
       this.portRecords?.set(ifindex, { vni, slot });
-      this.copyPortToFdb(ifindex, value);
+      this.copies.portChanged(ifindex, value);
       e.value = value;
     }
   }
@@ -380,11 +405,11 @@ export class OverlayTables {
       }
       this.write(w.txPort);
       // A port of another network had the interface: its network's MACs stop being delivered into it first.
-      if (previous !== undefined && previous.vni !== value.vni) this.copyPortToFdb(ifindex, undefined);
+      if (previous !== undefined && previous.vni !== value.vni) this.copies.portChanged(ifindex, undefined);
       this.write(w.port);
       // The old slot is free once the entry naming the new one is in place.
       this.records().set(ifindex, { vni: value.vni, slot });
-      this.copyPortToFdb(ifindex, w.port.value);
+      this.copies.portChanged(ifindex, w.port.value);
       const keep = new Set(w.portSrc.map((s) => hex(s.key)));
       for (const [k, buf] of [...this.srcOf(ifindex)]) {
         if (keep.has(k)) continue;
@@ -423,7 +448,7 @@ export class OverlayTables {
     if (ifindex !== this.parts.underlayIfindex) this.map.xdpnet_tx_ports.delete(key);
     this.removeSrc(ifindex);
     this.records().delete(ifindex);
-    this.copyPortToFdb(ifindex, undefined);
+    this.copies.portChanged(ifindex, undefined);
   }
 
   // ------------------------------------------------------------------ what port entries carry beyond their values
@@ -471,67 +496,7 @@ export class OverlayTables {
       const value = withPortExtras(current, { statsSlot: portExtrasOf(current).statsSlot, network });
       if (value.equals(current)) continue;
       this.write({ map: 'xdpnet_ports', key, value });
-      this.copyPortToFdb(ifindex, value);
-    }
-  }
-
-  // ------------------------------------------------------------------ the local MACs' copies of their ports
-
-  private fdbIndex(): NonNullable<OverlayTables['localFdb']> {
-    if (!this.localFdb) {
-      this.localFdb = { byIfindex: new Map(), ifindexOf: new Map() };
-      for (const e of rawEntries(this.map.xdpnet_fdb)) this.indexFdb(e.key, fdbLocalIfindexOf(e.value));
-    }
-    return this.localFdb;
-  }
-
-  /** Records that the fdb entry `key` is a local MAC on `ifindex` (undefined: it is not, or gone). */
-  private indexFdb(key: Buffer, ifindex: number | undefined): void {
-    const index = this.fdbIndex();
-    const k = hex(key);
-    const before = index.ifindexOf.get(k);
-    if (before !== undefined && before !== ifindex) {
-      index.byIfindex.get(before)?.delete(k);
-      index.ifindexOf.delete(k);
-    }
-    if (ifindex === undefined) return;
-    index.ifindexOf.set(k, ifindex);
-    let keys = index.byIfindex.get(ifindex);
-    if (!keys) index.byIfindex.set(ifindex, (keys = new Map()));
-    keys.set(k, Buffer.from(key));
-  }
-
-  /** Gives every local MAC on `ifindex` its copy of `port` (the port entry now there; undefined: none). */
-  private copyPortToFdb(ifindex: number, port: Buffer | undefined): void {
-    for (const key of [...(this.fdbIndex().byIfindex.get(ifindex)?.values() ?? [])]) {
-      const current = this.map.xdpnet_fdb.lookup(key);
-      if (!current || fdbLocalIfindexOf(current) !== ifindex) {
-        this.indexFdb(key, current ? fdbLocalIfindexOf(current) : undefined);
-        continue;
-      }
-      const value = withFdbPort(key, current, port);
-      if (!value.equals(current)) this.write({ map: 'xdpnet_fdb', key, value });
-    }
-  }
-
-  /**
-   * Rebuilds the index from `entries` (all of xdpnet_fdb) and puts right each
-   * local MAC's copy of its port: only a daemon stopped between two writes
-   * leaves one wrong.
-   */
-  private repairFdbCopies(entries: RawEntry[]): void {
-    this.localFdb = { byIfindex: new Map(), ifindexOf: new Map() };
-    const ports = new Map<number, Buffer | undefined>();
-    for (const e of entries) {
-      const ifindex = fdbLocalIfindexOf(e.value);
-      this.indexFdb(e.key, ifindex);
-      if (ifindex === undefined) continue;
-      if (!ports.has(ifindex)) ports.set(ifindex, this.map.xdpnet_ports.lookup(portMapKey(ifindex)));
-      const value = withFdbPort(e.key, e.value, ports.get(ifindex));
-      if (value.equals(e.value)) continue;
-      this.parts.logger.warn({ ifindex }, 'local MAC whose fdb entry has a stale copy of its port: rewritten');
-      this.write({ map: 'xdpnet_fdb', key: e.key, value });
-      e.value = value;
+      this.copies.portChanged(ifindex, value);
     }
   }
 

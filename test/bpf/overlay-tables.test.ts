@@ -27,9 +27,11 @@ import {
   portInfo,
   portSrcKey,
   portStats,
+  vtepNexthop,
 } from '../../src/dataplane/layouts.js';
 import { NodeDataplane } from '../../src/dataplane/node.js';
-import { encodeLocalPort, fdbMapKey, portExtrasOf, withFdbPort, withPortExtras } from '../../src/dataplane/overlay-encode.js';
+import { NexthopMap } from '../../src/dataplane/nexthop-map.js';
+import { encodeLocalPort, fdbMapKey, portExtrasOf, withFdbNexthop, withFdbPort, withPortExtras } from '../../src/dataplane/overlay-encode.js';
 import { type NexthopSink, OverlayTables, goneName } from '../../src/dataplane/overlay-tables.js';
 import { RouterTables } from '../../src/dataplane/router-tables.js';
 import { BpfTables } from '../../src/dataplane/tables.js';
@@ -85,6 +87,7 @@ describePrivileged('BpfTables: the overlay tables on a real kernel', ['bpf', 'ne
   });
   let node: NodeDataplane;
   let tables: BpfTables;
+  let overlay: OverlayTables;
   const sink = { wanted: [] as string[][], retained: [] as string[][] };
   const recorder: NexthopSink = {
     want: (vteps) => void sink.wanted.push([...vteps]),
@@ -96,7 +99,8 @@ describePrivileged('BpfTables: the overlay tables on a real kernel', ['bpf', 'ne
 
   beforeAll(async () => {
     node = await startNode();
-    tables = new BpfTables(new OverlayTables(node, recorder), new RouterTables(node));
+    overlay = new OverlayTables(node, recorder);
+    tables = new BpfTables(overlay, new RouterTables(node));
   });
   afterAll(() => node?.teardown());
 
@@ -352,6 +356,62 @@ describePrivileged('BpfTables: the overlay tables on a real kernel', ['bpf', 'ne
     const listed = (await tables.list('fdb')).find((e) => e.key.vni === RED && e.key.macAddress === mac(1));
     expect(listed?.value).toEqual({ location: { kind: 'local', interfaceName: name('p1') } });
     expect(fdbCopy(RED, mac(1))).toEqual(copyOf(p1));
+  });
+
+  it('a remote MAC carries a copy of its VTEP’s next hop: with the entry, after each write or delete of the next hop, and put right by list', async () => {
+    const nexthops = new NexthopMap(node.maps.require('xdpnet_nexthops'));
+    const unsubscribe = nexthops.onChange((vtep) => overlay.nexthopChanged(vtep));
+    const remoteMac = (n: number) => `02:00:00:00:02:0${n}`;
+    const remoteCopy = (macAddress: string) => {
+      const e = fdbEntry.decode(node.maps.require('xdpnet_fdb').lookup(fdbMapKey({ vni: RED, macAddress }))!);
+      return e.nexthop_present ? e.nexthop : undefined;
+    };
+    const nhR2 = { dst_mac: '02:00:00:00:ff:02', src_mac: '02:00:00:00:ff:01', ifindex: ifindexOf(name('ul')) };
+    const nhR3 = { dst_mac: '02:00:00:00:ff:03', src_mac: '02:00:00:00:ff:01', ifindex: ifindexOf(name('ul')) };
+    try {
+      // Written without a next hop: no copy (the programs look it up and find none).
+      nexthops.delete(R2);
+      await tables.upsert('fdb', { vni: RED, macAddress: remoteMac(1) }, { location: { kind: 'remote', vtepIp: R2 } });
+      expect(remoteCopy(remoteMac(1))).toBeUndefined();
+      // The next hop resolved: every remote MAC behind the VTEP, and only those, gets it.
+      await tables.upsert('fdb', { vni: RED, macAddress: remoteMac(3) }, { location: { kind: 'remote', vtepIp: R3 } });
+      nexthops.set(R2, nhR2);
+      expect(remoteCopy(remoteMac(1))).toEqual(nhR2);
+      expect(remoteCopy(remoteMac(3))).toBeUndefined();
+      // Written while the next hop is there: with its copy.
+      await tables.upsert('fdb', { vni: RED, macAddress: remoteMac(2) }, { location: { kind: 'remote', vtepIp: R2 } });
+      expect(remoteCopy(remoteMac(2))).toEqual(nhR2);
+      // The next hop changes (a new gateway MAC): both follow.
+      const moved = { ...nhR2, dst_mac: '02:00:00:00:ff:22' };
+      nexthops.set(R2, moved);
+      expect([remoteCopy(remoteMac(1)), remoteCopy(remoteMac(2))]).toEqual([moved, moved]);
+      // A MAC that moves to another VTEP takes that VTEP's copy, and no longer follows R2.
+      nexthops.set(R3, nhR3);
+      await tables.upsert('fdb', { vni: RED, macAddress: remoteMac(2) }, { location: { kind: 'remote', vtepIp: R3 } });
+      expect(remoteCopy(remoteMac(2))).toEqual(nhR3);
+      nexthops.set(R2, nhR2);
+      expect(remoteCopy(remoteMac(2))).toEqual(nhR3);
+      expect(remoteCopy(remoteMac(1))).toEqual(nhR2);
+      // The next hop lost (a failed neighbour, a VTEP no one wants): the copies go with it.
+      nexthops.delete(R2);
+      expect(remoteCopy(remoteMac(1))).toBeUndefined();
+      nexthops.retainOnly(new Set());
+      expect(remoteCopy(remoteMac(2))).toBeUndefined();
+      expect(remoteCopy(remoteMac(3))).toBeUndefined();
+      // A copy gone stale behind the tables' back (a daemon stopped between two writes) is put right by list.
+      nexthops.set(R2, nhR2);
+      const fdbMap = node.maps.require('xdpnet_fdb');
+      const key = fdbMapKey({ vni: RED, macAddress: remoteMac(1) });
+      fdbMap.update(key, withFdbNexthop(fdbMap.lookup(key)!, vtepNexthop.encode(moved)));
+      expect(remoteCopy(remoteMac(1))).toEqual(moved);
+      const listed = (await tables.list('fdb')).find((e) => e.key.macAddress === remoteMac(1));
+      expect(listed?.value).toEqual({ location: { kind: 'remote', vtepIp: R2 } });
+      expect(remoteCopy(remoteMac(1))).toEqual(nhR2);
+    } finally {
+      unsubscribe();
+      nexthops.retainOnly(new Set());
+      for (const n of [1, 2, 3]) await tables.delete('fdb', { vni: RED, macAddress: remoteMac(n) });
+    }
   });
 
   it('a port that moves to another network on its interface: its old network’s MACs stop being delivered into it', async () => {

@@ -46,6 +46,7 @@ import {
   type FloodList,
   type NetworkInfo,
   type PortInfo,
+  type VtepNexthop,
 } from '../../src/dataplane/layouts.js';
 import { type IfindexOf, type MapWrite, encodeFdb, encodeLocalPort, encodeNetwork, portNetworkOf } from '../../src/dataplane/overlay-encode.js';
 import type { TableKey, TableValue } from '../../src/reconciler/tables.js';
@@ -240,14 +241,19 @@ export const OVERLAY_LOAD = {
 /** Load-time settings of xdp_underlay. */
 export const UNDERLAY_LOAD = { rodata: { vtep_ip: be32Setting(VTEP_IP) } };
 
-const NO_PORT = { port_stats_slot: 0, port_present: 0, port_flags: 0, port_net_flags: 0, pad: 0 };
+const NO_NEXTHOP = { nexthop_present: 0, nexthop: { dst_mac: '00:00:00:00:00:00', src_mac: '00:00:00:00:00:00', ifindex: 0 } };
+const NO_PORT = { port_stats_slot: 0, port_present: 0, port_flags: 0, port_net_flags: 0, ...NO_NEXTHOP };
 /** A local MAC's entry, with its copy of `port` (as the daemon writes it: overlay_maps.h). */
 export function localFdb(ifindex: number, port: PortInfo | undefined, vni: number): FdbEntry {
   const copy =
     port && port.vni === vni ? { port_stats_slot: port.stats_slot, port_present: 1, port_flags: port.flags, port_net_flags: port.net_flags } : {};
   return { kind: FDB_LOCAL, ifindex, vtep_ip: '0.0.0.0', router_id: Buffer.alloc(16), ...NO_PORT, ...copy };
 }
-const remote = (vtep: string): FdbEntry => ({ kind: FDB_REMOTE, ifindex: 0, vtep_ip: vtep, router_id: Buffer.alloc(16), ...NO_PORT });
+/** A remote MAC's entry, with its copy of `nexthop` (its VTEP's xdpnet_nexthops entry, as the daemon writes it: overlay_maps.h). */
+export function remoteFdb(vtep: string, nexthop: VtepNexthop | undefined): FdbEntry {
+  const copy = nexthop ? { nexthop_present: 1, nexthop } : {};
+  return { kind: FDB_REMOTE, ifindex: 0, vtep_ip: vtep, router_id: Buffer.alloc(16), ...NO_PORT, ...copy };
+}
 const pad2 = Buffer.alloc(2);
 
 /** The red flood list: every red port of this node (lo's included), both red VTEPs with a next hop. */
@@ -342,11 +348,19 @@ export function setWorldNetwork(obj: LoadedObject, ifx: (n: IfName) => number, v
   for (const p of WORLD_PORT_ORDER.filter((q) => WORLD_PORTS[q].vni === vni)) setWorldPort(obj, ifx, p, worldPortInfo(p, portNetFields(network)));
 }
 
+/** The resolved underlay next hops: R2 and R3 (R9 has none). */
+export function worldNexthops(ifx: (n: IfName) => number): Map<string, VtepNexthop> {
+  return new Map([
+    [R2, { dst_mac: NEXTHOP_MAC[R2]!, src_mac: UNDERLAY_MAC, ifindex: ifx('ul') }],
+    [R3, { dst_mac: NEXTHOP_MAC[R3]!, src_mac: UNDERLAY_MAC, ifindex: ifx('ul') }],
+  ]);
+}
+
 /**
  * Writes the whole world into the object's maps, as the daemon does, or,
  * with `copies: false`, as a writer that does not keep the copies
  * (port_state.h): the ports without their networks' state, the local MACs
- * without their ports'.
+ * without their ports', the remote MACs without their VTEPs' next hops.
  */
 export function installWorld(obj: LoadedObject, ifx: (n: IfName) => number, opts: { copies?: boolean } = {}): void {
   const copies = opts.copies ?? true;
@@ -363,6 +377,8 @@ export function installWorld(obj: LoadedObject, ifx: (n: IfName) => number, opts
     src(ifx('p1'), MAC.pair, '192.168.50.0/28', PORT_SRC_ALLOWED_PAIR),
   ]);
   const local = (port: WorldPort, vni: number) => localFdb(worldPortIfindex(ifx, port), copies ? portEntry(port) : undefined, vni);
+  const nexthops = worldNexthops(ifx);
+  const remote = (vtep: string) => remoteFdb(vtep, copies ? nexthops.get(vtep) : undefined);
   setMapEntries(obj, 'xdpnet_fdb', fdbKey, fdbEntry, [
     [{ vni: RED, mac: MAC.m0, pad: pad2 }, local('lo', RED)],
     [{ vni: RED, mac: MAC.m1, pad: pad2 }, local('p1', RED)],
@@ -399,10 +415,7 @@ export function installWorld(obj: LoadedObject, ifx: (n: IfName) => number, opts
     [BLUE, { local_count: 1, remote_count: 1, local_ifindex: [ifx('p3')], remote_vtep: [R3] }],
     [JUMBO, { local_count: 1, remote_count: 1, local_ifindex: [ifx('p5')], remote_vtep: [R2] }],
   ]);
-  setMapEntries(obj, 'xdpnet_nexthops', codec.ipv4, vtepNexthop, [
-    [R2, { dst_mac: NEXTHOP_MAC[R2]!, src_mac: UNDERLAY_MAC, ifindex: ifx('ul') }],
-    [R3, { dst_mac: NEXTHOP_MAC[R3]!, src_mac: UNDERLAY_MAC, ifindex: ifx('ul') }],
-  ]);
+  setMapEntries(obj, 'xdpnet_nexthops', codec.ipv4, vtepNexthop, [...nexthops]);
   // Every port interface and the underlay; lo deliberately not.
   const tx = [...PORT_NAMES, 'ul'].map((n) => ifx(n as IfName));
   setMapEntries(obj, 'xdpnet_tx_ports', u32, u32, tx.map((i) => [i, i] as const));
@@ -450,6 +463,6 @@ export function daemonOverlayWrites(
   const networkOf = (vni: number) => portNetworkOf(networks.find((w) => w.key.equals(codec.encode(u32, vni)))?.value);
   const ports = tables.localPorts.map((e, i) => encodeLocalPort(e.key, e.value, resolve, { statsSlot: i + 1, network: networkOf(e.value.vni) }));
   const portOn = (interfaceName: string) => ports.find((p) => codec.decode(u32, p.port.key) === resolve(interfaceName))?.port.value;
-  const fdb = tables.fdb.map((e) => encodeFdb(e.key, e.value, resolve, e.value.location.kind === 'local' ? portOn(e.value.location.interfaceName) : undefined));
+  const fdb = tables.fdb.map((e) => encodeFdb(e.key, e.value, resolve, e.value.location.kind === 'local' ? { port: portOn(e.value.location.interfaceName) } : {}));
   return [...networks, ...fdb, ...ports.flatMap((p) => [...p.portSrc, p.txPort, p.port])];
 }

@@ -25,18 +25,24 @@ import {
   encodeLocalPort,
   encodeNetwork,
   fdbLocalIfindexOf,
+  fdbTargetOf,
   type PortExtras,
   portExtrasOf,
   portNetworkOf,
   portVniOf,
   uuidBytes,
   uuidText,
+  withFdbNexthop,
   withFdbPort,
   withPortExtras,
 } from '../../src/dataplane/overlay-encode.js';
-import { FLOOD_MAX_LOCAL, FLOOD_MAX_REMOTE, PORT_F_SRC_LPM, fdbEntry, floodList, portInfo } from '../../src/dataplane/layouts.js';
+import { FLOOD_MAX_LOCAL, FLOOD_MAX_REMOTE, PORT_F_SRC_LPM, fdbEntry, floodList, portInfo, vtepNexthop } from '../../src/dataplane/layouts.js';
 
 const LE = endianness() === 'LE';
+/** An xdpnet_nexthops value: next hop 02:00:00:00:0a:ff via our 02:00:00:00:0b:ff, ifindex 5. */
+const NEXTHOP = vtepNexthop.encode({ dst_mac: '02:00:00:00:0a:ff', src_mac: '02:00:00:00:0b:ff', ifindex: 5 });
+/** A remote MAC's copy of its next hop when there is none: absent, all zero. */
+const NO_NEXTHOP_HEX = '00'.repeat(16);
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 const raw = (w: MapWrite): RawEntry => ({ key: w.key, value: w.value });
 
@@ -211,7 +217,7 @@ describe('overlay-encode: round trips', () => {
   it('fdb: a local MAC carries a copy of the port entry on its interface, if that port is on the MAC’s network', () => {
     const port = encodeLocalPort(localPorts[0]!.key, localPorts[0]!.value, ifindexOf, EXTRAS).port.value;
     const info = portInfo.decode(port);
-    const w = encodeFdb(fdb[0]!.key, fdb[0]!.value, ifindexOf, port);
+    const w = encodeFdb(fdb[0]!.key, fdb[0]!.value, ifindexOf, { port });
     expect(fdbEntry.decode(w.value)).toMatchObject({ port_present: 1, port_stats_slot: 3, port_flags: info.flags, port_net_flags: info.net_flags });
     // The copy is for the programs: the table's value decodes the same.
     same(decodeFdb(raw(w), nameOf), fdb[0]);
@@ -220,14 +226,35 @@ describe('overlay-encode: round trips', () => {
     const absent = encodeFdb(fdb[0]!.key, fdb[0]!.value, ifindexOf);
     expect(fdbEntry.decode(absent.value)).toMatchObject({ port_present: 0, port_stats_slot: 0, port_flags: 0, port_net_flags: 0 });
     const blue = encodeLocalPort(localPorts[2]!.key, localPorts[2]!.value, ifindexOf, EXTRAS).port.value;
-    expect(encodeFdb(fdb[0]!.key, fdb[0]!.value, ifindexOf, blue).value.equals(absent.value)).toBe(true);
+    expect(encodeFdb(fdb[0]!.key, fdb[0]!.value, ifindexOf, { port: blue }).value.equals(absent.value)).toBe(true);
     expect(withFdbPort(w.key, absent.value, port).equals(w.value)).toBe(true);
     expect(withFdbPort(w.key, w.value, undefined).equals(absent.value)).toBe(true);
     // Other locations carry none, and are left as they are.
-    const remote = encodeFdb(fdb[2]!.key, fdb[2]!.value, ifindexOf, port);
+    const remote = encodeFdb(fdb[2]!.key, fdb[2]!.value, ifindexOf, { port });
     expect(fdbEntry.decode(remote.value)).toMatchObject({ port_present: 0, port_stats_slot: 0 });
     expect(fdbLocalIfindexOf(remote.value)).toBeUndefined();
     expect(withFdbPort(remote.key, remote.value, port).equals(remote.value)).toBe(true);
+    // A local MAC carries no next hop, whatever is given.
+    expect(encodeFdb(fdb[0]!.key, fdb[0]!.value, ifindexOf, { port, nexthop: NEXTHOP }).value.equals(w.value)).toBe(true);
+    expect(withFdbNexthop(w.value, NEXTHOP).equals(w.value)).toBe(true);
+  });
+
+  it('fdb: a remote MAC carries a copy of its VTEP’s next hop; without one, none', () => {
+    const w = encodeFdb(fdb[2]!.key, fdb[2]!.value, ifindexOf, { nexthop: NEXTHOP });
+    expect(fdbEntry.decode(w.value)).toMatchObject({ nexthop_present: 1, nexthop: vtepNexthop.decode(NEXTHOP), port_present: 0 });
+    // The copy is for the programs: the table's value decodes the same, and the target is the VTEP.
+    same(decodeFdb(raw(w), nameOf), fdb[2]);
+    expect(fdbTargetOf(w.value)).toEqual({ kind: 'remote', vtep: '192.0.2.2' });
+    const absent = encodeFdb(fdb[2]!.key, fdb[2]!.value, ifindexOf);
+    expect(fdbEntry.decode(absent.value)).toMatchObject({ nexthop_present: 0, nexthop: { dst_mac: '00:00:00:00:00:00', src_mac: '00:00:00:00:00:00', ifindex: 0 } });
+    expect(withFdbNexthop(absent.value, NEXTHOP).equals(w.value)).toBe(true);
+    expect(withFdbNexthop(w.value, undefined).equals(absent.value)).toBe(true);
+    // A router's entry carries neither.
+    const router = encodeFdb(fdb[3]!.key, fdb[3]!.value, ifindexOf, { nexthop: NEXTHOP });
+    expect(fdbEntry.decode(router.value)).toMatchObject({ nexthop_present: 0 });
+    expect(fdbTargetOf(router.value)).toBeUndefined();
+    expect(withFdbNexthop(router.value, NEXTHOP).equals(router.value)).toBe(true);
+    expect(() => withFdbNexthop(absent.value, Buffer.alloc(3))).toThrow(/xdpnet_nexthops: a value is 16 bytes, got 3/);
   });
 
   it('arp: the same IP on two networks has different keys', () => {
@@ -294,16 +321,19 @@ describe.runIf(LE)('overlay-encode: exact bytes (little-endian host)', () => {
   it('xdpnet_fdb: remote VTEP in network order, router id as UUID bytes', () => {
     const remote = encodeFdb(fdb[2]!.key, fdb[2]!.value, ifindexOf);
     expect(remote.key.equals(hex('64000000 020000000201 0000'))).toBe(true);
-    expect(remote.value.equals(hex('02000000 00000000 c0000202' + '00'.repeat(16) + '00000000 00 00 00 00'))).toBe(true);
+    expect(remote.value.equals(hex('02000000 00000000 c0000202' + '00'.repeat(16) + '00000000 00 00 00 00' + NO_NEXTHOP_HEX))).toBe(true);
+    // With its VTEP's next hop: present, destination and source MACs, the underlay's ifindex (host order).
+    const copiedRemote = encodeFdb(fdb[2]!.key, fdb[2]!.value, ifindexOf, { nexthop: NEXTHOP });
+    expect(copiedRemote.value.equals(hex('02000000 00000000 c0000202' + '00'.repeat(16) + '00000000 00 00 00 01 020000000aff 020000000bff' + (LE ? '05000000' : '00000005')))).toBe(true);
     const router = encodeFdb(fdb[3]!.key, fdb[3]!.value, ifindexOf);
-    expect(router.value.equals(hex('03000000 00000000 00000000 5d2a7c4e0b8f4a3c9e1d2f3a4b5c6d7e 00000000 00 00 00 00'))).toBe(true);
+    expect(router.value.equals(hex('03000000 00000000 00000000 5d2a7c4e0b8f4a3c9e1d2f3a4b5c6d7e 00000000 00 00 00 00' + NO_NEXTHOP_HEX))).toBe(true);
     const local = encodeFdb(fdb[4]!.key, fdb[4]!.value, ifindexOf);
     expect(local.key.equals(hex('c8000000 020000000101 0000'))).toBe(true);
-    expect(local.value.equals(hex('01000000 09000000 00000000' + '00'.repeat(16) + '00000000 00 00 00 00'))).toBe(true);
+    expect(local.value.equals(hex('01000000 09000000 00000000' + '00'.repeat(16) + '00000000 00 00 00 00' + NO_NEXTHOP_HEX))).toBe(true);
     // With its port's copy: slot 3, present, flags (up, no port security, sources in the trie), network present and up.
     const port = encodeLocalPort(localPorts[2]!.key, localPorts[2]!.value, ifindexOf, EXTRAS).port.value;
-    const copied = encodeFdb(fdb[4]!.key, fdb[4]!.value, ifindexOf, port);
-    expect(copied.value.equals(hex('01000000 09000000 00000000' + '00'.repeat(16) + '03000000 01 05 03 00'))).toBe(true);
+    const copied = encodeFdb(fdb[4]!.key, fdb[4]!.value, ifindexOf, { port });
+    expect(copied.value.equals(hex('01000000 09000000 00000000' + '00'.repeat(16) + '03000000 01 05 03 00' + NO_NEXTHOP_HEX))).toBe(true);
   });
 
   it('xdpnet_arp', () => {
