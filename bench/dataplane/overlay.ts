@@ -110,13 +110,16 @@ function fill(obj: LoadedObject, ifx: OverlayInterfaces): void {
     ],
   ]);
   // The VM's MAC with the copy of its port the daemon keeps in it.
-  const port = { port_stats_slot: PORT_STATS_SLOT, port_present: 1, port_flags: PORT_FLAGS, port_net_flags: PORT_NET_FLAGS, pad: 0 };
-  const none = { port_stats_slot: 0, port_present: 0, port_flags: 0, port_net_flags: 0, pad: 0 };
+  const nexthop = { dst_mac: MAC.nexthop, src_mac: MAC.underlay, ifindex: ifx.underlay };
+  const noNexthop = { nexthop_present: 0, nexthop: { dst_mac: '00:00:00:00:00:00', src_mac: '00:00:00:00:00:00', ifindex: 0 } };
+  const port = { port_stats_slot: PORT_STATS_SLOT, port_present: 1, port_flags: PORT_FLAGS, port_net_flags: PORT_NET_FLAGS, ...noNexthop };
+  // The remote MAC with the copy of its VTEP's next hop the daemon keeps in it.
+  const remote = { port_stats_slot: 0, port_present: 0, port_flags: 0, port_net_flags: 0, nexthop_present: 1, nexthop };
   write('xdpnet_fdb', fdbKey, fdbEntry, [
     [{ vni: VNI, mac: MAC.vm, pad: PAD2 }, { kind: FDB_LOCAL, ifindex: ifx.port, vtep_ip: '0.0.0.0', router_id: NO_ROUTER, ...port }],
-    [{ vni: VNI, mac: MAC.remote, pad: PAD2 }, { kind: FDB_REMOTE, ifindex: 0, vtep_ip: REMOTE_VTEP_IP, router_id: NO_ROUTER, ...none }],
+    [{ vni: VNI, mac: MAC.remote, pad: PAD2 }, { kind: FDB_REMOTE, ifindex: 0, vtep_ip: REMOTE_VTEP_IP, router_id: NO_ROUTER, ...remote }],
   ]);
-  write('xdpnet_nexthops', ipv4, vtepNexthop, [[REMOTE_VTEP_IP, { dst_mac: MAC.nexthop, src_mac: MAC.underlay, ifindex: ifx.underlay }]]);
+  write('xdpnet_nexthops', ipv4, vtepNexthop, [[REMOTE_VTEP_IP, nexthop]]);
   write('xdpnet_tx_ports', u32, u32, [
     [ifx.port, ifx.port],
     [ifx.underlay, ifx.underlay],
