@@ -22,12 +22,19 @@
 //     anew, its counts restarting at zero (logged). The programs still
 //     attached keep counting into the old map until the node's programs are
 //     swapped in, moments later;
-//   - a map that only grows or shrinks with the node's configuration
-//     (RESIZABLE_WHEN_EMPTY: the conntrack table) is replaced if it holds no
-//     entry, since nothing is lost then;
-//   - any other map is a start failure (PinnedMapMismatchError) naming the
-//     map, the pin and every difference: its contents are forwarding state
-//     that a silent replacement would lose.
+//   - a map that holds live state nothing else has (LIVE_STATE_MAPS: the
+//     conntrack table, whose entries are the NATed connections) is replaced
+//     only if it holds no entry, since nothing is lost then; otherwise the
+//     start fails (PinnedMapMismatchError) naming the map, the pin and every
+//     difference, so that no connection is dropped without the operator
+//     deciding it;
+//   - any other map holds state derived from the desired state (and from
+//     the kernel: next hops), which the reconciler's first pass writes again:
+//     it is replaced (logged). The programs still attached keep forwarding
+//     with the old map until the node's programs are swapped in; from then
+//     until that first pass has written the entries, what needs them is
+//     dropped with a counted reason. Only an upgrade that changes a map's
+//     layout pays this.
 // Differences the loader alone sees (map flags) stay its own failure.
 
 import { existsSync } from 'node:fs';
@@ -53,8 +60,8 @@ const ARRAY_TYPES = new Set<number>([MapType.ARRAY, MapType.PERCPU_ARRAY, MapTyp
 
 /** Maps that hold nothing but counters: an incompatible pin is replaced (see the top of the file). */
 export const COUNTER_MAPS: ReadonlySet<string> = new Set(['xdpnet_reasons', 'xdpnet_port_stats']);
-/** Maps whose size follows the node's configuration: an incompatible pin is replaced if empty. */
-export const RESIZABLE_WHEN_EMPTY: ReadonlySet<string> = new Set(['xdpnet_snat_ct']);
+/** Maps with live state (connections) and no other copy of it: an incompatible pin is replaced only if empty. */
+export const LIVE_STATE_MAPS: ReadonlySet<string> = new Set(['xdpnet_snat_ct']);
 
 /** What a map is declared as (after the node's overrides) or pinned as. */
 export interface MapShape {
@@ -190,14 +197,20 @@ export class PinnedMaps {
         if (COUNTER_MAPS.has(name)) {
           this.options.logger?.warn({ map: name, pinPath: path, differences }, 'pinned counters map of another build replaced: its counts restart from zero');
           native().unpin(path);
-        } else if (RESIZABLE_WHEN_EMPTY.has(name) && empty) {
-          this.options.logger?.warn({ map: name, pinPath: path, differences }, 'empty pinned map of another size replaced');
+        } else if (LIVE_STATE_MAPS.has(name)) {
+          if (!empty) {
+            const hint =
+              'it holds connections, and replacing it would drop them; restore the configuration (or build) it was made with, or remove the pin to start it afresh (every connection is lost)';
+            throw new PinnedMapMismatchError(name, path, differences, hint);
+          }
+          this.options.logger?.warn({ map: name, pinPath: path, differences }, 'empty pinned map of another shape replaced');
           native().unpin(path);
         } else {
-          const hint = RESIZABLE_WHEN_EMPTY.has(name)
-            ? 'it holds entries, and resizing it would drop them; restore the configuration it was made with, or remove the pin to start it afresh (every entry is lost)'
-            : 'its entries are forwarding state a replacement would lose; run the build that made it, or remove the pin (and the node\'s links) to start afresh';
-          throw new PinnedMapMismatchError(name, path, differences, hint);
+          this.options.logger?.warn(
+            { map: name, pinPath: path, differences },
+            'pinned map of another build replaced: the first reconcile pass writes its entries again',
+          );
+          native().unpin(path);
         }
       }
     }
