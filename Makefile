@@ -19,7 +19,7 @@ NODEDIR ?= $(abspath $(dir $(shell command -v $(NODE)))/..)
 APT_PACKAGES := \
 	clang llvm libbpf-dev libelf-dev zlib1g-dev pkg-config make g++ python3 \
 	bpftool iproute2 iputils-ping ethtool tcpdump tshark util-linux \
-	netcat-openbsd procps python3-grpcio python3-protobuf systemd openssl protobuf-compiler
+	netcat-openbsd nftables procps python3-grpcio python3-protobuf systemd openssl protobuf-compiler
 
 NPM_STAMP := node_modules/.xdpnet-installed
 
@@ -152,15 +152,22 @@ install: build ## install under PREFIX (default /usr/local), the unit and /etc/x
 	@echo "installed; next: cp $(CONFDIR)/xdpnetd.example.yaml $(CONFDIR)/xdpnetd.yaml, edit, systemctl enable --now xdpnetd"
 
 # ---------------------------------------------------------------- benchmarks and demo
-BENCH_PORTS ?= 10000
-# Flags of the dataplane benchmark, e.g. BENCH_DATAPLANE_ARGS=--quick (bench/dataplane/options.ts).
+# `make bench` runs bench/main.ts: the control plane, then every dataplane
+# scenario next to its kernel baseline and the XDP floor, one table on stdout,
+# bench/results/bench.json and bench/results/bench.svg. A few minutes; about
+# one with BENCH_ARGS=--quick. BENCH_ARGS takes every flag (bench/options.ts,
+# bench/dataplane/options.ts), e.g. `--only dataplane`, `--rounds 10`, or
+# `--port-if eth1 --uplink-if eth2` for real interfaces (bench/README.md).
+BENCH_ARGS ?=
+# Older spellings, still honoured: BENCH_PORTS=N is `--ports N`, and
+# BENCH_DATAPLANE_ARGS is passed on like BENCH_ARGS.
+BENCH_PORTS ?=
 BENCH_DATAPLANE_ARGS ?=
 
 .PHONY: bench demo
-bench: deps build ## control-plane and overlay dataplane benchmarks (ratios against baselines measured in the same run)
+bench: deps build ## every benchmark, one report: control plane and dataplane against baselines measured in the same run (BENCH_ARGS=--quick: about a minute)
 	$(NPX_BIN)/tsc -p bench/tsconfig.json
-	$(NODE) build/bench/bench/control-plane.js $(BENCH_PORTS)
-	$(NODE) build/bench/bench/dataplane.js $(BENCH_DATAPLANE_ARGS)
+	$(NODE) build/bench/bench/main.js $(if $(BENCH_PORTS),--ports $(BENCH_PORTS)) $(BENCH_DATAPLANE_ARGS) $(BENCH_ARGS)
 
 # The demo (src/demo/): installs what is missing and builds, one line per
 # phase (their output goes to build/demo-<phase>.log and is shown only if the

@@ -1,45 +1,80 @@
-// Overlay dataplane benchmark (not a test): the same generated traffic
-// offered to our XDP paths (xdp_port encapsulating, xdp_underlay
-// decapsulating), to the kernel path Neutron's linuxbridge agent would use
-// (Linux bridge + vxlan device), and to a minimal MAC-rewrite-and-redirect
-// XDP program (the floor), in network namespaces of its own on the real
-// kernel; rates are delivered frames at the far end.
+// Dataplane benchmark (not a test): the same generated traffic offered to
+// our XDP paths (overlay encap and decap, routing, SNAT both ways, new
+// connections), to the kernel path Neutron's agents would use for each, and
+// to a minimal MAC-rewrite-and-redirect XDP program (the floor), in network
+// namespaces of its own on the real kernel, or on real interfaces
+// (--port-if/--uplink-if, real-interfaces.ts); rates are delivered frames at
+// the far end.
 //
-//   make bench    (or: node build/bench/bench/dataplane.js [--quick] [--rounds N] [--seconds S] [--repeat N] [--out FILE])
+//   make bench    (bench/main.ts: this and the control plane, one report)
+//   node build/bench/bench/dataplane.js [flags of dataplane/options.ts] [--out FILE]   (this part alone)
 //
 // How (bench/dataplane/): this process builds the namespaces (topology.ts)
 // and starts the worker inside the `node` namespace (worker.ts), which loads
 // the programs, attaches the sinks (sink.ts) and runs the generator
 // (generator.ts) through the scenarios (scenarios.ts) in interleaved rounds
-// (measure.ts). This process turns what it measured into the table on stdout
-// and the JSON report (report.ts), and removes the namespaces, even on
-// failure or SIGINT.
+// (measure.ts). This process turns what it measured into the report
+// (report.ts), and removes the namespaces, even on failure or SIGINT.
 //
-// Exit status: 0 with a report, whether or not the targets are met (the
-// report says); 1 when a scenario delivered nothing or the generator failed,
-// since the numbers then mean nothing.
+// Exit status (alone): 0 with a report, whether or not the targets are met
+// (the report says); 1 when a scenario delivered nothing or the generator
+// failed, since the numbers then mean nothing.
 
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { NETNS_DIR } from '../test/helpers/netns.js';
 import { type Options, parseOptions } from './dataplane/options.js';
 import { RESULT_FD, type RawResults, type WorkerConfig } from './dataplane/protocol.js';
-import { buildReport, renderTable, writeReport } from './dataplane/report.js';
+import { RealInterfaces, realScenarios } from './dataplane/real-interfaces.js';
+import { type Report, buildReport, renderTable, writeReport } from './dataplane/report.js';
+import { COMPARISONS, SCENARIOS } from './dataplane/scenarios.js';
 import { BenchTopology } from './dataplane/topology.js';
 
 const WORKER = fileURLToPath(new URL('./dataplane/worker.js', import.meta.url));
 
-/** Runs the worker inside namespace `ns`; resolves with what it hands back on RESULT_FD. */
-function runWorker(ns: string, config: WorkerConfig): Promise<RawResults> {
-  const child = spawn('nsenter', [`--net=${NETNS_DIR}/${ns}`, '--', process.execPath, WORKER, JSON.stringify(config)], {
-    stdio: ['ignore', 'inherit', 'inherit', 'pipe'],
-  });
+/** How many scenarios a run of these options offers (the traffic budget is shared out over them). */
+export function scenarioCount(real: boolean): number {
+  return real ? realScenarios(SCENARIOS).length : SCENARIOS.length;
+}
+
+const children = new Set<ChildProcess>();
+let hooked = false;
+
+/** The worker must not outlive this process (it would keep offering traffic to interfaces being restored). */
+function killChildrenOnExit(): void {
+  if (hooked) return;
+  hooked = true;
+  const kill = () => {
+    for (const c of children) if (c.pid !== undefined && c.exitCode === null) c.kill('SIGKILL');
+  };
+  process.on('exit', kill);
+  // Once, first, then out of the way: the topology's own hook re-raises the signal for its default action.
+  const onSignal = () => {
+    kill();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  };
+  process.prependListener('SIGINT', onSignal);
+  process.prependListener('SIGTERM', onSignal);
+}
+
+/**
+ * Runs the worker in namespace `ns` (a name in /run/netns), or in this
+ * process's namespace if null; resolves with what it hands back on RESULT_FD.
+ */
+function runWorker(ns: string | null, config: WorkerConfig): Promise<RawResults> {
+  const argv = [process.execPath, WORKER, JSON.stringify(config)];
+  const full = ns === null ? argv : ['nsenter', `--net=${NETNS_DIR}/${ns}`, '--', ...argv];
+  killChildrenOnExit();
+  const child = spawn(full[0]!, full.slice(1), { stdio: ['ignore', 'inherit', 'inherit', 'pipe'] });
+  children.add(child);
   const chunks: Buffer[] = [];
   (child.stdio[RESULT_FD] as Readable).on('data', (c: Buffer) => chunks.push(c));
   return new Promise((resolve, reject) => {
     child.once('error', reject);
     child.once('close', (code, signal) => {
+      children.delete(child);
       if (code !== 0) {
         reject(new Error(`the benchmark worker ${signal ? `was killed by ${signal}` : `exited with status ${code}`}`));
         return;
@@ -53,21 +88,63 @@ function runWorker(ns: string, config: WorkerConfig): Promise<RawResults> {
   });
 }
 
-async function main(options: Options): Promise<number> {
+/** Runs the dataplane benchmark; progress lines go to stdout, the report is returned. */
+export async function runDataplane(options: Options): Promise<Report> {
   if (process.getuid?.() !== 0) throw new Error('the dataplane benchmark needs root (namespaces, BPF)');
   const startedAt = new Date();
-  console.log('overlay dataplane: building namespaces');
+  if (options.real) return runOnRealInterfaces(options, startedAt);
+  console.log('dataplane: building namespaces');
   const topology = await BenchTopology.create();
   try {
     const raw = await runWorker(topology.net.node, { options, net: topology.net });
-    const report = buildReport(raw, options, { startedAt, brNetfilter: topology.net.brNetfilter });
-    console.log(`\n${renderTable(report)}`);
-    writeReport(options.out, report);
-    console.log(`\n  JSON: ${options.out}`);
-    return report.errors.length > 0 ? 1 : 0;
+    return buildReport(raw, options, { startedAt, brNetfilter: topology.net.brNetfilter, comparisons: COMPARISONS });
   } finally {
     await topology.destroy();
   }
 }
 
-process.exitCode = await main(parseOptions(process.argv.slice(2)));
+async function runOnRealInterfaces(options: Options, startedAt: Date): Promise<Report> {
+  const opts = options.real!;
+  const run = realScenarios(SCENARIOS);
+  const skipped = SCENARIOS.filter((s) => !run.includes(s));
+  console.log(`dataplane: real interfaces ${opts.portIf} (port side) and ${opts.uplinkIf} (uplink side)${opts.netns ? ` in ${opts.netns}` : ''}`);
+  const real = await RealInterfaces.prepare(opts, run, skipped);
+  try {
+    let raw: RawResults;
+    try {
+      raw = await runWorker(opts.netns, { options, net: real.net, sinks: real.sinks, scenarios: run.map((s) => s.id) });
+    } catch (err) {
+      throw new Error(
+        `${(err as Error).message}. On real interfaces, "nothing delivered" means the frames leaving ${opts.portIf} did not reach ` +
+          `${opts.portSinkIf}, or those leaving ${opts.uplinkIf} did not reach ${opts.uplinkSinkIf}: check the cabling and the links ` +
+          '(bench/README.md)',
+      );
+    }
+    const counters = real.counters();
+    return buildReport(raw, options, {
+      startedAt,
+      brNetfilter: false,
+      comparisons: COMPARISONS,
+      mode: {
+        kind: 'real',
+        interfaces: RealInterfaces.describe(real),
+        links: Object.fromEntries([...real.sides].map(([link, side]) => [link, side === 'port' ? opts.portIf : opts.uplinkIf])),
+        counters,
+        skipped: skipped.map((s) => s.id),
+        setUp: [...real.actions, ...real.sinks.map((s) => `xdp_sink on ${s.ifname}`)],
+      },
+    });
+  } finally {
+    await real.destroy();
+  }
+}
+
+// Run alone: the dataplane's table and JSON only.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const options = parseOptions(process.argv.slice(2), scenarioCount);
+  const report = await runDataplane(options);
+  console.log(`\n${renderTable(report)}`);
+  writeReport(options.out, report);
+  console.log(`\n  JSON: ${options.out}`);
+  process.exitCode = report.errors.length > 0 ? 1 : 0;
+}

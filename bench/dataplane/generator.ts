@@ -10,6 +10,9 @@
 // Not live: the chain runs `repeat` times on one buffer and nothing is
 // transmitted (a redirect only records its target); the kernel reports the
 // mean time per run, i.e. the chain's own CPU cost.
+//
+// With `vary`, every frame (live or not) is a new flow: xdp_gen rewrites its
+// TCP/UDP ports from a counter the generator keeps across calls.
 
 import { performance } from 'node:perf_hooks';
 import { encode, u32, u64 } from '../../src/dataplane/codec.js';
@@ -23,6 +26,7 @@ import {
   loadObject,
 } from '../../src/dataplane/index.js';
 import { GEN_FRAME_MAX, genFrame, objectPath } from './layouts.js';
+import type { Vary } from './scenarios.js';
 
 /**
  * Frames per batch: the kernel's default, and a NIC driver's NAPI budget, so
@@ -52,14 +56,17 @@ export class Generator {
     private readonly frame: Buffer,
   ) {}
 
-  /** A generator offering `frame` to `target`. */
-  static async load(target: BpfProgram, frame: Buffer): Promise<Generator> {
+  /** A generator offering `frame` to `target`, each one a new flow if `vary` says where its ports are. */
+  static async load(target: BpfProgram, frame: Buffer, vary?: Vary): Promise<Generator> {
     if (frame.length > GEN_FRAME_MAX) throw new RangeError(`frames of at most ${GEN_FRAME_MAX} bytes, got ${frame.length}`);
+    if (vary && (vary.ports < 1 || vary.ports + 4 > frame.length || vary.checksum < 0 || vary.checksum + 2 > frame.length)) {
+      throw new RangeError(`ports at ${vary.ports} or checksum at ${vary.checksum} outside a ${frame.length}-byte frame`);
+    }
     const obj = await loadObject(objectPath('bench/xdp_gen'));
     try {
       const frames = new TypedMap(obj.map('gen_frame'), u32, genFrame);
       try {
-        frames.set(0, { len: frame.length, bytes: frame });
+        frames.set(0, { len: frame.length, vary_ports_off: vary?.ports ?? 0, vary_csum_off: vary?.checksum ?? 0, bytes: frame });
       } finally {
         frames.raw.close();
       }
@@ -99,6 +106,15 @@ export class Generator {
       // Next call: CALL_SECONDS at the rate just seen, without overshooting the deadline much.
       const rate = chunk / Math.max((now - before) / 1000, 1e-6);
       chunk = Math.max(BATCH_SIZE, Math.round(rate * Math.min(CALL_SECONDS, left)));
+    }
+  }
+
+  /** Offers exactly `frames` frames (untimed: setup traffic). */
+  offer(ingressIfindex: number, frames: number): void {
+    for (let left = frames; left > 0; ) {
+      const chunk = Math.min(left, 1 << 20);
+      this.program.testRun(this.frame, { ingressIfindex, flags: TEST_RUN_LIVE_FRAMES, repeat: chunk, batchSize: BATCH_SIZE, headroom: -this.frame.length });
+      left -= chunk;
     }
   }
 

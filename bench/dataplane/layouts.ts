@@ -14,19 +14,31 @@ export const objectPath = (name: string): string => join(REPO_ROOT, 'bpf/build',
 /** bpf/bench/xdp_gen.bpf.c: GEN_FRAME_MAX. */
 export const GEN_FRAME_MAX = 256;
 
-/** xdp_gen's gen_frame value: the frame every run starts from. */
-export const genFrame = struct<GenFrame>('gen_frame', { len: u32, bytes: bytes(GEN_FRAME_MAX) });
+/** xdp_gen's gen_frame value: the frame every run starts from, and whether each run is a new flow. */
+export const genFrame = struct<GenFrame>('gen_frame', { len: u32, vary_ports_off: u16, vary_csum_off: u16, bytes: bytes(GEN_FRAME_MAX) });
 export interface GenFrame {
   len: number;
+  /** Offset of the TCP/UDP source port rewritten per frame (0: frames not varied). */
+  vary_ports_off: number;
+  /** Offset of the L4 checksum kept right (0: none). */
+  vary_csum_off: number;
   bytes: Buffer;
 }
 
 /** xdp_sink's sink_expect value (key: ifindex in the sink's namespace). */
-export const sinkExpect = struct<SinkExpect>('sink_expect', { dst_mac: mac, len: u16 });
+export const sinkExpect = struct<SinkExpect>('sink_expect', { dst_mac: mac, len: u16, match: bytes(4), match_off: u16, pad: u16 });
 export interface SinkExpect {
   dst_mac: string;
   len: number;
+  /** The four bytes at match_off, as on the wire. */
+  match: Buffer;
+  /** 0: nothing beyond MAC and length; else 6..SINK_MATCH_END - 4. */
+  match_off: number;
+  pad: number;
 }
+
+/** bpf/bench/xdp_sink.bpf.c: SINK_MATCH_END. */
+export const SINK_MATCH_END = 128;
 
 /** xdp_sink's per-CPU sink_counters value. */
 export const sinkCounters = struct<SinkCounters>('sink_counters', { delivered: u64, other: u64 });

@@ -3,15 +3,21 @@
 // load on a shared machine land on all of them alike and rates taken in the
 // same round can be compared pairwise. The ns/packet timings are taken in
 // the same rounds.
+//
+// A scenario whose ingress is in another namespace than the worker's is run
+// by that namespace's generator host (hosts.ts) in its turn, like the
+// others. Before the warm-up, each scenario's setup runs (the state it
+// needs: a connection, a full connection table).
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { BpfProgram, TestRunResult } from '../../src/dataplane/index.js';
-import { Generator } from './generator.js';
+import { Generator, type LiveRun } from './generator.js';
+import type { GeneratorHost, KernelConntrack } from './hosts.js';
 import type { Options } from './options.js';
 import type { Programs } from './programs.js';
-import type { PathKind, Scenario } from './scenarios.js';
+import { type PathKind, type Scenario, type SetupContext, type Vary, hostOf } from './scenarios.js';
 import type { Sink } from './sink.js';
-import type { BenchNet } from './topology.js';
+import type { BenchNet, Host } from './topology.js';
 
 /** One scenario's traffic for one round. */
 export interface LiveSample {
@@ -48,14 +54,38 @@ export interface NsRun {
 export interface Measured {
   runs: ScenarioRun[];
   ns: NsRun[];
+  /** The kernel gateways' connection tracking after the last round, by namespace. */
+  kernelConntrack: Partial<Record<Host, KernelConntrack>>;
 }
+
+/** Where a scenario's traffic comes from: a generator in this process, or in its namespace's host. */
+interface Source {
+  live(seconds: number): Promise<LiveRun>;
+  offer(frames: number): Promise<void>;
+  errors(): Promise<{ restore: number; noTarget: number }>;
+  /** Local generators only: the chain without live frames. */
+  runAlone?: (repeat: number) => TestRunResult;
+}
+
+const localSource = (gen: Generator, ingress: number): Source => ({
+  live: async (seconds) => gen.live(ingress, seconds),
+  offer: async (frames) => gen.offer(ingress, frames),
+  errors: async () => gen.errors(),
+  runAlone: (repeat) => gen.runAlone(ingress, repeat),
+});
+
+const remoteSource = (host: GeneratorHost, id: string): Source => ({
+  live: (seconds) => host.live(id, seconds),
+  offer: (frames) => host.request({ op: 'offer', id, frames }),
+  errors: () => host.request({ op: 'errors', id }),
+});
 
 /** Frames still in a veth ring when the generator returns are counted before the sink is read. */
 const SETTLE_MS = 20;
 
 interface Prepared {
   scenario: Scenario;
-  gen: Generator;
+  source: Source;
   ingress: number;
   sinkIfindex: number;
   samples: LiveSample[];
@@ -67,25 +97,62 @@ interface Timed {
   time: (repeat: number) => number;
 }
 
-export async function measure(scenarios: readonly Scenario[], programs: Programs, sink: Sink, net: BenchNet, options: Options): Promise<Measured> {
+export async function measure(
+  scenarios: readonly Scenario[],
+  programs: Programs,
+  sink: Sink,
+  net: BenchNet,
+  options: Options,
+  hosts: ReadonlyMap<Host, GeneratorHost>,
+): Promise<Measured> {
   const gens: Generator[] = [];
-  const generator = async (program: BpfProgram, frame: Buffer): Promise<Generator> => {
-    const gen = await Generator.load(program, frame);
+  const generator = async (program: BpfProgram, frame: Buffer, vary?: Vary): Promise<Generator> => {
+    const gen = await Generator.load(program, frame, vary);
     gens.push(gen);
     return gen;
+  };
+  const hostFor = (host: Host): GeneratorHost => {
+    const h = hosts.get(host);
+    if (!h) throw new Error(`no generator host in namespace ${host}`);
+    return h;
   };
   try {
     const prepared: Prepared[] = [];
     for (const scenario of scenarios) {
-      prepared.push({
-        scenario,
-        gen: await generator(await scenario.program(programs), scenario.frame()),
-        ingress: net.ifindex.node[scenario.ingress],
-        sinkIfindex: net.ifindex.sink[scenario.egress],
-        samples: [],
-      });
+      const host = hostOf(scenario);
+      const ingress = net.ifindex.host[scenario.ingress];
+      let source: Source;
+      if (host === 'node') {
+        source = localSource(await generator(await scenario.program(programs), scenario.frame(), scenario.vary), ingress);
+      } else {
+        await hostFor(host).request({ op: 'load', id: scenario.id });
+        source = remoteSource(hostFor(host), scenario.id);
+      }
+      prepared.push({ scenario, source, ingress, sinkIfindex: net.ifindex.sink[scenario.egress], samples: [] });
     }
     const timed = await timedChains(prepared, await programs.pass(), generator);
+
+    const byId = (id: string): Prepared => {
+      const p = prepared.find((x) => x.scenario.id === id);
+      if (!p) throw new Error(`no scenario ${id} in this run`);
+      return p;
+    };
+    const setup: SetupContext = {
+      programs,
+      offer: (id, frames) => byId(id).source.offer(frames),
+      runAlone: async (id, repeat) => {
+        const p = byId(id);
+        if (!p.source.runAlone) throw new Error(`${id} runs in another namespace: it cannot be run without live frames`);
+        p.source.runAlone(repeat);
+      },
+      kernelConntrackMax: async (host) => (await hostFor(host).request<KernelConntrack>({ op: 'conntrack' })).max,
+    };
+    for (const p of prepared) {
+      if (!p.scenario.setup) continue;
+      const started = performance.now();
+      await p.scenario.setup(setup);
+      log(`setup: ${p.scenario.id} (${((performance.now() - started) / 1000).toFixed(1)} s)`);
+    }
 
     log(`warm-up: ${options.warmupSeconds} s per scenario`);
     for (const p of prepared) {
@@ -101,20 +168,21 @@ export async function measure(scenarios: readonly Scenario[], programs: Programs
         const s = await runOnce(p, sink, options.seconds);
         p.samples.push(s);
         log(
-          `round ${round + 1}/${options.rounds}  ${p.scenario.id.padEnd(14)} ${s.mpps.toFixed(3).padStart(7)} Mpps` +
+          `round ${round + 1}/${options.rounds}  ${p.scenario.id.padEnd(17)} ${s.mpps.toFixed(3).padStart(7)} Mpps` +
             `  delivered ${((100 * s.delivered) / s.offered).toFixed(1)}%${s.other ? `, ${s.other} other` : ''}`,
         );
       }
       for (const t of timed) t.run.ns.push(t.time(options.repeat));
     }
 
-    return {
-      runs: prepared.map((p) => {
-        const e = p.gen.errors();
-        return { scenario: p.scenario, samples: p.samples, generatorErrors: e.restore + e.noTarget };
-      }),
-      ns: timed.map((t) => t.run),
-    };
+    const runs: ScenarioRun[] = [];
+    for (const p of prepared) {
+      const e = await p.source.errors();
+      runs.push({ scenario: p.scenario, samples: p.samples, generatorErrors: e.restore + e.noTarget });
+    }
+    const kernelConntrack: Measured['kernelConntrack'] = {};
+    for (const [host, h] of hosts) kernelConntrack[host] = await h.request<KernelConntrack>({ op: 'conntrack' });
+    return { runs, ns: timed.map((t) => t.run), kernelConntrack };
   } finally {
     for (const g of gens) g.close();
   }
@@ -128,7 +196,7 @@ export async function measure(scenarios: readonly Scenario[], programs: Programs
 async function timedChains(
   prepared: readonly Prepared[],
   pass: BpfProgram,
-  generator: (program: BpfProgram, frame: Buffer) => Promise<Generator>,
+  generator: (program: BpfProgram, frame: Buffer, vary?: Vary) => Promise<Generator>,
 ): Promise<Timed[]> {
   const timed: Timed[] = [];
   for (const direction of new Set(prepared.map((p) => p.scenario.direction))) {
@@ -136,7 +204,8 @@ async function timedChains(
     const first = alone[0];
     if (!first) continue;
     const frame = first.scenario.frame();
-    const baseline = await generator(pass, frame);
+    // The generator as the direction's chains run it (varying the frames if they do).
+    const baseline = await generator(pass, frame, first.scenario.vary);
     const row = (id: string, chain: NsRun['chain'], time: Timed['time']): Timed => ({
       run: { id: `${direction}/${id}`, direction, chain, ns: [] },
       time,
@@ -144,7 +213,9 @@ async function timedChains(
     timed.push(row('bpf_prog_run', 'bpf_prog_run', (repeat) => pass.testRun(frame, { ingressIfindex: first.ingress, repeat }).durationNs));
     timed.push(row('generator', 'generator', (repeat) => baseline.runAlone(first.ingress, repeat).durationNs));
     for (const p of alone) {
-      timed.push(row(p.scenario.path, p.scenario.path, (repeat) => checked(p.scenario, p.gen.runAlone(p.ingress, repeat))));
+      const runAlone = p.source.runAlone;
+      if (!runAlone) throw new Error(`${p.scenario.id}: timed alone, but run in another namespace`);
+      timed.push(row(p.scenario.path, p.scenario.path, (repeat) => checked(p.scenario, runAlone(repeat))));
     }
   }
   return timed;
@@ -166,7 +237,7 @@ async function runOnce(p: Prepared, sink: Sink, seconds: number): Promise<LiveSa
   sink.expect(p.sinkIfindex, p.scenario.delivered);
   // Whatever earlier runs left in flight has settled (they end with SETTLE_MS too).
   const before = sink.read(p.sinkIfindex);
-  const run = p.gen.live(p.ingress, seconds);
+  const run = await p.source.live(seconds);
   await sleep(SETTLE_MS);
   const after = sink.read(p.sinkIfindex);
   const delivered = after.delivered - before.delivered;

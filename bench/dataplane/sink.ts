@@ -14,7 +14,8 @@ import { join } from 'node:path';
 import { u32 } from '../../src/dataplane/codec.js';
 import { type LoadedObject, PerCpuMap, TypedMap, loadObject } from '../../src/dataplane/index.js';
 import { NETNS_DIR } from '../../test/helpers/netns.js';
-import { SINK_MAX_IFINDEX, type SinkCounters, type SinkExpect, objectPath, sinkCounters, sinkExpect } from './layouts.js';
+import { SINK_MATCH_END, SINK_MAX_IFINDEX, type SinkCounters, type SinkExpect, objectPath, sinkCounters, sinkExpect } from './layouts.js';
+import type { Delivered } from './scenarios.js';
 
 export interface SinkCount {
   delivered: number;
@@ -52,17 +53,22 @@ export class Sink {
     }
   }
 
-  /** Attaches the sink to `ifname` in namespace `ns` (its real name). */
+  /** Attaches the sink to `ifname` in namespace `ns` (its real name under /run/netns, or a path for nsenter). */
   attach(ns: string, ifname: string): void {
-    execFileSync('nsenter', [`--net=${NETNS_DIR}/${ns}`, '--', 'ip', 'link', 'set', 'dev', ifname, 'xdpdrv', 'pinned', this.pin], {
+    const file = ns.startsWith('/') ? ns : `${NETNS_DIR}/${ns}`;
+    execFileSync('nsenter', [`--net=${file}`, '--', 'ip', 'link', 'set', 'dev', ifname, 'xdpdrv', 'pinned', this.pin], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
   }
 
   /** What must arrive on `ifindex` (in the sink's namespace) to count as delivered. */
-  expect(ifindex: number, want: { dstMac: string; len: number }): void {
+  expect(ifindex: number, want: Delivered): void {
     checkIfindex(ifindex);
-    this.expectations.set(ifindex, { dst_mac: want.dstMac, len: want.len });
+    const m = want.match;
+    if (m && (m.offset < 6 || m.offset + 4 > Math.min(SINK_MATCH_END, want.len) || m.bytes.length !== 4)) {
+      throw new RangeError(`sink match of ${m.bytes.length} bytes at ${m.offset}: 4 bytes within 6..${SINK_MATCH_END} and the frame`);
+    }
+    this.expectations.set(ifindex, { dst_mac: want.dstMac, len: want.len, match: m?.bytes ?? Buffer.alloc(4), match_off: m?.offset ?? 0, pad: 0 });
   }
 
   /** Totals so far on `ifindex`, all CPUs. */

@@ -1,8 +1,11 @@
 // The dataplane benchmark's harness works: run in its quickest form (one
 // round of a few hundredths of a second per scenario), every scenario
-// delivers frames at the far end, the generator never fails, and the JSON
-// report has the shape bench/dataplane/report.ts documents. No timing is
-// asserted: rates on a shared machine say nothing about correctness.
+// delivers frames at the far end, and only the frames it must (the sink
+// checks the translated address or the decremented TTL where there is one),
+// the generator never fails, our programs counted the frames under the
+// reasons of the path the scenario names, and the JSON report has the shape
+// bench/dataplane/report.ts documents. No timing is asserted: rates on a
+// shared machine say nothing about correctness.
 //
 // The benchmark runs a worker inside its namespace as a separate node
 // process, so it needs JavaScript: bench/ is compiled here into a private
@@ -15,7 +18,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Report } from '../../bench/dataplane/report.js';
 import { REPORT_SCHEMA } from '../../bench/dataplane/report.js';
-import { COMPARISONS, SCENARIOS } from '../../bench/dataplane/scenarios.js';
+import { SCENARIOS, comparisonsOf } from '../../bench/dataplane/scenarios.js';
 import { REPO_ROOT } from '../../src/dataplane/native.js';
 import { describePrivileged } from '../helpers/privileged.js';
 
@@ -63,7 +66,7 @@ describePrivileged('dataplane benchmark harness (make bench)', ['bpf', 'netns'],
   it('compares the paths of each direction and times the XDP-only chains alone', () => {
     const directions = [...new Set(SCENARIOS.map((s) => s.direction))];
     expect(report.ratios.map((r) => `${r.direction} ${r.of}/${r.against}`)).toEqual(
-      directions.flatMap((d) => COMPARISONS.map((c) => `${d} ${c.of}/${c.against}`)),
+      directions.flatMap((d) => comparisonsOf(d).map((c) => `${d} ${c.of}/${c.against}`)),
     );
     for (const r of report.ratios) {
       expect(r.perRound).toHaveLength(1);
@@ -77,9 +80,30 @@ describePrivileged('dataplane benchmark harness (make bench)', ['bpf', 'netns'],
       expect(n.samples).toHaveLength(1);
       expect(n.medianNs).toBeGreaterThan(0);
     }
-    // Our programs' counters say the frames went where the scenarios say.
+    // Our programs' counters say the frames went where the scenarios say, and nowhere else.
     expect(report.reasons.xdp_port?.REASON_FWD_ENCAP).toBeGreaterThan(0);
     expect(report.reasons.xdp_underlay?.REASON_FWD_DECAP).toBeGreaterThan(0);
+    const only = (program: string, reason: string) => {
+      expect(Object.keys(report.reasons[program] ?? {}), program).toEqual([reason]);
+      expect(report.reasons[program]![reason], program).toBeGreaterThan(0);
+    };
+    only('routed/xdp_port', 'REASON_FWD_ROUTED_LOCAL');
+    only('snat/xdp_port', 'REASON_FWD_SNAT'); // the established connection only: never a new one
+    only('snat/xdp_external', 'REASON_FWD_SNAT_REPLY_LOCAL');
+    only('snat-new/xdp_port', 'REASON_FWD_SNAT_NEW'); // every frame a new connection, none refused
+  });
+
+  it('runs the new-connection scenarios into full connection tables', () => {
+    // Ours: full from the setup on (two entries a connection), LRU evicting.
+    const ours = report.conntrack.xdpnet;
+    expect(ours).not.toBeNull();
+    expect(ours!.entries).toBeGreaterThan(0.99 * ours!.maxEntries);
+    // The kernel's: full, making room by early drop (of unreplied connections).
+    const kernel = report.conntrack.kernel.masqnew;
+    expect(kernel!.count).toBeGreaterThan(0.99 * kernel!.max);
+    expect(kernel!.stats.early_drop).toBeGreaterThan(0);
+    // The established gateway tracks the one connection.
+    expect(report.conntrack.kernel.masq!.count).toBe(1);
   });
 
   it('prints the table', () => {
