@@ -41,8 +41,8 @@ export function buildBenchReport(parts: {
     controlPlane: parts.controlPlane,
     dataplane: parts.dataplane,
     targets: {
-      met: ratios.filter((r) => r.met).length,
-      total: ratios.length,
+      met: ratios.filter((r) => r.target !== null && r.met).length,
+      total: ratios.filter((r) => r.target !== null).length,
       notMet: ratios.filter((r) => !r.met).map((r) => `${r.direction} ${r.of}/${r.against} ${r.median.toFixed(2)} (≥${r.target})`),
     },
     files: { json: join(parts.outDir, 'bench.json'), plot: parts.dataplane ? join(parts.outDir, 'bench.svg') : null },
