@@ -2,17 +2,18 @@
 // return for the current state, at a cost proportional to what changed.
 //
 // render() (render.ts) stays the definition; this reuses its per-resource
-// renderers (renderNetwork, renderRouter, renderPort, renderFloatingIp) and
-// only changes who resolves their output:
+// renderers (renderNetwork, renderSubnet, renderRouter, renderPort,
+// renderFloatingIp) and only changes who resolves their output:
 //
-// - Fragments. Each network, router, port and floating IP has a fragment: the
+// - Fragments. Each network, subnet, router, port and floating IP has a
+//   fragment (a subnet's holds problems only, and looks nothing up): the
 //   claims (table, key, value) and problems its renderer made, in order, and
 //   the lookups it made (its dependencies: a network, subnet or port by id, the
 //   subnets of a network, the routers with a gateway on a network). A change to a resource re-renders its own fragment and those
 //   that looked it up, nothing else. The state's resources are frozen and
 //   replaced on change, so an unchanged object is an unchanged resource.
 // - Claims per key. Every key keeps its claims sorted in render()'s order
-//   (networks, routers, ports, floating IPs; by id; then in the order the
+//   (networks, subnets, routers, ports, floating IPs; by id; then in the order the
 //   renderer made them). Re-resolving a key replays render()'s rule on them
 //   alone: the first claim wins, equal values share the entry, a resource
 //   overriding itself is silent, any other claim loses with ALREADY_EXISTS
@@ -33,6 +34,7 @@ import { sameJson } from './canonical.js';
 import {
   CLAIM_RANK,
   type FloodMember,
+  type ProblemOptions,
   type RenderLookup,
   type RenderNode,
   type RenderProblem,
@@ -43,6 +45,8 @@ import {
   renderNetwork,
   renderPort,
   renderRouter,
+  renderSubnet,
+  reportedProblem,
 } from './render.js';
 import type { Failure } from './status.js';
 import {
@@ -59,6 +63,8 @@ import {
 } from './tables.js';
 
 type FragmentKind = keyof typeof CLAIM_RANK;
+/** A problem as its renderer reported it (RenderProblem without the ref). */
+type Reported = Omit<RenderProblem, 'ref'>;
 
 interface Claim {
   readonly frag: Fragment;
@@ -81,7 +87,7 @@ interface Fragment {
   readonly rank: number;
   readonly claims: Claim[];
   /** Claims and problems in the order the renderer made them. */
-  readonly items: (Claim | Failure)[];
+  readonly items: (Claim | Reported)[];
   /** What the renderer looked up: (kind of lookup, id) pairs, as two arrays. */
   readonly depKinds: Dep[];
   readonly depIds: string[];
@@ -150,7 +156,7 @@ export interface RenderWork {
   floodLists: number;
 }
 
-const isClaim = (item: Claim | Failure): item is Claim => 'frag' in item;
+const isClaim = (item: Claim | Reported): item is Claim => 'frag' in item;
 const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 /** render()'s claim order: rank, id, then the order within the resource's render. */
 const claimBefore = (a: Claim, b: Claim): boolean =>
@@ -229,6 +235,7 @@ export class IncrementalRender {
         if (before) this.subnetsByNetwork.get(before.networkId)?.delete(id);
         if (after) getOrCreate(this.subnetsByNetwork, after.networkId, () => new Map()).set(id, after);
         this.invalidate(Dep.Subnet, id);
+        this.dirtyFragment('subnet', id);
         for (const s of [before, after]) {
           if (!s) continue;
           this.subnetsSorted.delete(s.networkId);
@@ -412,6 +419,9 @@ export class IncrementalRender {
     switch (kind) {
       case 'network':
         renderNetwork(recorder, resource as Network);
+        break;
+      case 'subnet':
+        renderSubnet(recorder, resource as Subnet);
         break;
       case 'router':
         renderRouter(recorder, recorder, resource as Router, this.node);
@@ -710,12 +720,14 @@ export class IncrementalRender {
     const list: RenderProblem[] = [];
     if (frag) {
       for (const item of frag.items) {
-        if (!isClaim(item)) list.push({ ref: frag.ref, code: item.code, message: item.message });
+        if (!isClaim(item)) list.push({ ref: frag.ref, ...item });
         else if (item.conflict !== null) list.push({ ref: frag.ref, code: 'ALREADY_EXISTS', message: item.conflict });
       }
     }
     const old = this.problems.get(fk) ?? EMPTY;
-    if (old.length === list.length && old.every((p, i) => p.code === list[i]!.code && p.message === list[i]!.message)) return;
+    if (old.length === list.length && old.every((p, i) => p.code === list[i]!.code && p.message === list[i]!.message && p.partial === list[i]!.partial)) {
+      return;
+    }
     this.problemTotal += list.length - old.length;
     if (list.length > 0) this.problems.set(fk, list);
     else this.problems.delete(fk);
@@ -749,11 +761,11 @@ class Recorder implements RenderSink, RenderLookup {
     this.frag.items.push(claim);
   }
 
-  problem(ref: ResourceRef, code: Failure['code'], message: string): void {
+  problem(ref: ResourceRef, code: Failure['code'], message: string, options?: ProblemOptions): void {
     if (ref.kind !== this.frag.ref.kind || ref.id !== this.frag.ref.id) {
       throw new Error(`a ${this.frag.ref.kind} renderer reported a problem of ${refKey(ref)}`);
     }
-    this.frag.items.push({ code, message });
+    this.frag.items.push(reportedProblem(code, message, options));
   }
 
   private dep(kind: Dep, id: string): void {

@@ -32,7 +32,8 @@
 // dataplane error) schedules another pass with exponential backoff, capped at
 // the full-pass interval; changes and the periodic full pass retry too.
 // Failures that need a change to the desired state (UNIMPLEMENTED, render
-// problems) wait for that change.
+// problems, among them the partial ones of features not implemented: DHCP,
+// security groups) wait for that change.
 
 import type { AnyResource, ResourceKind, Snapshot, Uuid } from '../model/types.js';
 import type { Change, DesiredStateService } from '../store/api.js';
@@ -319,18 +320,29 @@ export class Reconciler {
     this.armRetry(retryable);
   }
 
-  /** A resource's status failure: its first render problem, else the first failure among the entries it owns (or owned). */
+  /**
+   * A resource's status failure: its first render problem that kept it from
+   * being rendered, else the first failure among the entries it owns (or
+   * owned), else its first partial problem (a feature not implemented while
+   * its entries are in place: render.ts). So a port with security groups
+   * whose interface is not there yet says UNAVAILABLE, which is why it does
+   * not forward, until it does; then it says that its groups are not enforced.
+   */
   private failureOf(key: string): Failure | undefined {
-    const problem = this.renderer.problemsOf(key)?.[0];
+    const problems = this.renderer.problemsOf(key);
+    const problem = problems?.find((p) => !p.partial);
     if (problem) return { code: problem.code, message: problem.message };
-    if (this.applier.failing === 0) return undefined;
     let first: EntryFailure | undefined;
-    for (const [table, ks] of this.renderer.ownedEntries(key)) {
-      const f = this.applier.entryFailure(table, ks);
-      if (f) first = first ? firstFailure(first, f) : f;
+    if (this.applier.failing > 0) {
+      for (const [table, ks] of this.renderer.ownedEntries(key)) {
+        const f = this.applier.entryFailure(table, ks);
+        if (f) first = first ? firstFailure(first, f) : f;
+      }
+      for (const f of this.applier.staleFailures(key)) first = first ? firstFailure(first, f) : f;
     }
-    for (const f of this.applier.staleFailures(key)) first = first ? firstFailure(first, f) : f;
-    return first?.failure;
+    if (first) return first.failure;
+    const partial = problems?.[0];
+    return partial && { code: partial.code, message: partial.message };
   }
 
   private restartRenderer(): void {

@@ -23,8 +23,19 @@
 // have refused (a dangling id, a next hop on no subnet) does not crash render:
 // it becomes a FAILED_PRECONDITION problem on the resource.
 //
-// Shape: one renderer per resource kind (renderNetwork, renderRouter,
-// renderPort, renderFloatingIp) writes its claims and problems to a RenderSink
+// Features the model accepts but the dataplane does not implement are problems
+// too (UNIMPLEMENTED), never silence: a subnet with enable_dhcp (nothing
+// answers DHCP) and a port with security groups (their rules are not
+// enforced). Those two are *partial* problems: the resource is rendered in full
+// all the same (a subnet renders nothing of its own; the port's entries are
+// claimed and owned as usual), because what does work keeps working, and the
+// status says what does not. A partial problem is the resource's status only
+// when nothing else is wrong with it (reconciler.ts): an entry that could not
+// be applied, such as a port's interface not being there yet or a full map,
+// says more about why it does not forward.
+//
+// Shape: one renderer per resource kind (renderNetwork, renderSubnet,
+// renderRouter, renderPort, renderFloatingIp) writes its claims and problems to a RenderSink
 // and reads the rest of the state through a RenderLookup; flood lists are the
 // one aggregate (per VNI, over ports). render() runs them all over a snapshot
 // and resolves claims as they come (the Builder). The reconciler keeps the
@@ -56,6 +67,18 @@ export interface RenderNode {
 
 export interface RenderProblem extends Failure {
   ref: ResourceRef;
+  /**
+   * Present (true) on a problem that did not stop the resource from being
+   * rendered: its entries are claimed and applied as usual, and what they do
+   * works; a feature the resource asks for does not. Its status shows the
+   * problem unless an entry of it failed (see the header).
+   */
+  partial?: true;
+}
+
+export interface ProblemOptions {
+  /** See RenderProblem.partial. */
+  partial?: boolean;
 }
 
 export interface Rendered {
@@ -81,7 +104,7 @@ function sortRefs(refs: Iterable<ResourceRef>): ResourceRef[] {
 export interface RenderSink {
   /** A claim on a key. Every renderer here passes exactly one owner: the resource it renders. */
   put<T extends TableName>(table: T, key: TableKey<T>, value: TableValue<T>, owners: ResourceRef[]): void;
-  problem(ref: ResourceRef, code: Failure['code'], message: string): void;
+  problem(ref: ResourceRef, code: Failure['code'], message: string, options?: ProblemOptions): void;
 }
 
 /** The lookups over the desired state that rendering one resource needs. */
@@ -106,8 +129,16 @@ export interface FloodMember {
   remote: string | null;
 }
 
-/** Claims are made in this order (then by id): the first claim on a key wins. */
-export const CLAIM_RANK = { network: 0, router: 1, port: 2, floatingIp: 3 } as const;
+/**
+ * Resources are rendered in this order (then by id): the first claim on a key
+ * wins, and problems are listed in it. Subnets make no claims, only problems.
+ */
+export const CLAIM_RANK = { network: 0, subnet: 1, router: 2, port: 3, floatingIp: 4 } as const;
+
+/** A problem as a resource's renderer reported it (RenderProblem without the ref). */
+export function reportedProblem(code: Failure['code'], message: string, options?: ProblemOptions): Failure & { partial?: true } {
+  return options?.partial ? { code, message, partial: true } : { code, message };
+}
 
 /** Collects entries and problems; resolves claims on a key. */
 class Builder implements RenderSink {
@@ -131,8 +162,8 @@ class Builder implements RenderSink {
     this.problemForEach(owners, 'ALREADY_EXISTS', alreadyTaken(table, ks, existing.owners));
   }
 
-  problem(ref: ResourceRef, code: Failure['code'], message: string): void {
-    this.problems.push({ ref, code, message });
+  problem(ref: ResourceRef, code: Failure['code'], message: string, options?: ProblemOptions): void {
+    this.problems.push({ ref, ...reportedProblem(code, message, options) });
   }
 
   private problemForEach(refs: ResourceRef[], code: Failure['code'], message: string): void {
@@ -205,6 +236,7 @@ export function render(snapshot: Snapshot, node: RenderNode): Rendered {
   const index = new Index(snapshot);
 
   for (const network of byId(snapshot.networks)) renderNetwork(b, network);
+  for (const subnet of byId(snapshot.subnets)) renderSubnet(b, subnet);
   for (const router of byId(snapshot.routers)) renderRouter(b, index, router, node);
   const flood = new Map<number, { networkId: string; remote: string[]; local: string[]; owners: ResourceRef[] }>();
   for (const port of byId(snapshot.ports)) {
@@ -241,6 +273,20 @@ export function renderNetwork(b: RenderSink, network: Network): void {
     { networkId: network.id, mtu: network.mtu, adminStateUp: network.adminStateUp },
     [{ kind: 'network', id: network.id }],
   );
+}
+
+/** The message of a subnet with enable_dhcp. */
+export const DHCP_UNIMPLEMENTED =
+  'DHCP is not implemented yet: nothing answers DHCP on this subnet (forwarding and routing on it work); ' +
+  'give the VMs static addresses and set enable_dhcp false';
+
+/**
+ * A subnet: no entries of its own (routers and ports carry its addresses);
+ * enable_dhcp is a partial UNIMPLEMENTED problem, because no DHCP server runs.
+ * It looks nothing up: a network change does not re-render its subnets.
+ */
+export function renderSubnet(b: RenderSink, subnet: Subnet): void {
+  if (subnet.enableDhcp) b.problem({ kind: 'subnet', id: subnet.id }, 'UNIMPLEMENTED', DHCP_UNIMPLEMENTED, { partial: true });
 }
 
 /** A router's entries: itself, its interfaces, routes, SNAT, ARP and FDB entries for its MAC. */
@@ -342,13 +388,43 @@ function renderExternalGateway(b: RenderSink, index: RenderLookup, router: Route
   return { cidr, route, nexthop: subnet.gatewayIp };
 }
 
+/** The message of a port with security groups: what is and is not enforced on it. */
+export function securityGroupsUnimplemented(port: Pick<Port, 'portSecurityEnabled'>): string {
+  return (
+    "security groups are not implemented yet: the rules of this port's security groups are not enforced, " +
+    'so traffic they would block is forwarded; ' +
+    (port.portSecurityEnabled
+      ? 'port security (MAC/IP anti-spoofing) is enforced'
+      : 'port security (MAC/IP anti-spoofing) is disabled on this port, so its traffic is not filtered')
+  );
+}
+
 /**
  * A port's own entries (fdb, arp, localPorts, or providerPorts); returns what
  * its network's flood list gets from it, or null if nothing (unbound, not on a
  * VXLAN network, no network). The flood list itself is an aggregate over all
  * of a network's ports: render() and the incremental renderer build it.
+ *
+ * Security groups are not implemented: a port that has any gets a partial
+ * UNIMPLEMENTED problem, after its claims (so a lost claim, which stops it
+ * forwarding, comes first), and its entries are rendered all the same.
+ * Refusing to forward such a port would be stricter, but would make the
+ * dataplane unusable: Neutron puts every port in its project's default group,
+ * so every VM would be cut off. Forwarding lets through what the groups would
+ * allow (the default group: all egress, ingress from its members) and more
+ * (ingress from anywhere else); port security (MAC/IP anti-spoofing), which
+ * the entries carry, is still enforced. The ERROR status is what keeps that
+ * gap from being silent.
  */
 export function renderPort(b: RenderSink, index: RenderLookup, port: Port, node: RenderNode): FloodMember | null {
+  const member = renderPortEntries(b, index, port, node);
+  if (port.securityGroupIds.length > 0) {
+    b.problem({ kind: 'port', id: port.id }, 'UNIMPLEMENTED', securityGroupsUnimplemented(port), { partial: true });
+  }
+  return member;
+}
+
+function renderPortEntries(b: RenderSink, index: RenderLookup, port: Port, node: RenderNode): FloodMember | null {
   const ref: ResourceRef = { kind: 'port', id: port.id };
   const network = index.network(port.networkId);
   if (!network) {

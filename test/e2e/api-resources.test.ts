@@ -167,7 +167,7 @@ describe('subnets', () => {
   it('resolves the gateway to the first host, supports no_gateway, and updates the updatable fields', async () => {
     const net = await a.createNetwork(vxlanNetwork());
     const prefix = nextPrefix();
-    const input = subnetOf(net.id, prefix, { dnsNameservers: ['192.0.2.53'] });
+    const input = subnetOf(net.id, prefix, { dnsNameservers: ['192.0.2.53'], enableDhcp: true });
     const created = await a.createSubnet(input);
     expect(created).toMatchObject({
       id: input.id,
@@ -179,6 +179,11 @@ describe('subnets', () => {
       dnsNameservers: ['192.0.2.53'],
       hostRoutes: [],
     });
+    // DHCP is accepted and stored, but nothing serves it: the subnet says so.
+    const noDhcp = await eventuallyState(() => a.getSubnet(input.id!), 'RESOURCE_STATE_ERROR');
+    expect(noDhcp.status).toMatchObject({ code: 'UNIMPLEMENTED', message: expect.stringMatching(/^DHCP is not implemented yet: .*enable_dhcp false/) });
+    const dhcpOff = await a.updateSubnet({ id: input.id!, enableDhcp: false }, ['enable_dhcp']);
+    expect(dhcpOff.enableDhcp).toBe(false);
     await eventuallyState(() => a.getSubnet(input.id!), 'RESOURCE_STATE_ACTIVE');
 
     const bare = await a.createSubnet(subnetOf(net.id, nextPrefix(), { noGateway: true }));
@@ -262,6 +267,19 @@ describe('ports', () => {
       ['port_security_enabled', 'allowed_address_pairs'],
     );
     expect(open).toMatchObject({ portSecurityEnabled: false, allowedAddressPairs: [{ ipAddress: `${prefix}.128/25`, macAddress: '' }] });
+
+    // Security groups are accepted and stored, but their rules are not enforced: the port says so
+    // (and that port security is); without groups it is ACTIVE again.
+    const group = randomUUID();
+    const grouped = await a.updatePort({ id: input.id!, portSecurityEnabled: true, securityGroupIds: [group] }, ['port_security_enabled', 'security_group_ids']);
+    expect(grouped.securityGroupIds).toEqual([group]);
+    const unenforced = await eventuallyState(() => a.getPort(input.id!), 'RESOURCE_STATE_ERROR');
+    expect(unenforced.status).toMatchObject({
+      code: 'UNIMPLEMENTED',
+      message: expect.stringMatching(/^security groups are not implemented yet: .*not enforced.*port security \(MAC\/IP anti-spoofing\) is enforced$/),
+    });
+    await a.updatePort({ id: input.id!, portSecurityEnabled: false, securityGroupIds: [] }, ['port_security_enabled', 'security_group_ids']);
+    await eventuallyState(() => a.getPort(input.id!), 'RESOURCE_STATE_ACTIVE');
 
     const down = await a.updatePort({ id: input.id!, adminStateUp: false }, ['admin_state_up']);
     expect(down.adminStateUp).toBe(false);

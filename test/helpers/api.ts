@@ -72,9 +72,12 @@ export function externalNetwork(over: pb.Network = {}): pb.Network {
   };
 }
 
-/** A subnet of `networkId` on `${prefix}.0/24`. */
+/**
+ * A subnet of `networkId` on `${prefix}.0/24`, DHCP off (the API's default:
+ * DHCP is not implemented, and a subnet asking for it is ERROR/UNIMPLEMENTED).
+ */
 export function subnetOf(networkId: string, prefix: string, over: pb.Subnet = {}): pb.Subnet {
-  return { id: randomUUID(), name: uniqueName('sub'), networkId, cidr: `${prefix}.0/24`, enableDhcp: true, ...over };
+  return { id: randomUUID(), name: uniqueName('sub'), networkId, cidr: `${prefix}.0/24`, enableDhcp: false, ...over };
 }
 
 export function portOn(networkId: string, subnetId: string, ipAddress: string, over: pb.Port = {}): pb.Port {
@@ -123,7 +126,7 @@ export function topology(): Topology {
   const sub = subnetOf(net.id!, prefix);
   const port = portOn(net.id!, sub.id!, `${prefix}.10`);
   const ext = externalNetwork();
-  const extSub = subnetOf(ext.id!, extPrefix, { enableDhcp: false });
+  const extSub = subnetOf(ext.id!, extPrefix);
   const router = routerNamed({
     interfaces: [{ subnetId: sub.id! }],
     externalGateway: { networkId: ext.id!, ipAddress: `${extPrefix}.2`, enableSnat: true, gatewayNodeVtepIp: '192.0.2.10' },

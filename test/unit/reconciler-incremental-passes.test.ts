@@ -97,7 +97,7 @@ function randomResource(random: () => number, kind: ResourceKind, id: string): A
       return { id, name: '', type, segmentationId: type === 'flat' ? 0 : pick([100, 101]), physicalNetwork: type === 'flat' ? 'physnet1' : null, mtu: 1450, external: random() < 0.3, adminStateUp: random() < 0.8 };
     }
     case 'subnet':
-      return { id, name: '', networkId: pick(POOL.network), cidr: pick(['10.0.0.0/24', '203.0.113.0/24']), gatewayIp: pick(['10.0.0.1', '203.0.113.1', null]), enableDhcp: false, dnsNameservers: [], hostRoutes: [] };
+      return { id, name: '', networkId: pick(POOL.network), cidr: pick(['10.0.0.0/24', '203.0.113.0/24']), gatewayIp: pick(['10.0.0.1', '203.0.113.1', null]), enableDhcp: random() < 0.3, dnsNameservers: [], hostRoutes: [] };
     case 'port':
       return {
         id,
@@ -108,7 +108,7 @@ function randomResource(random: () => number, kind: ResourceKind, id: string): A
         binding: pick([{ kind: 'none' }, { kind: 'local', interfaceName: pick(['tap0', 'tap1']) }, { kind: 'remote', vtepIp: pick([ME, '192.0.2.2']) }] as const),
         portSecurityEnabled: true,
         allowedAddressPairs: [],
-        securityGroupIds: [],
+        securityGroupIds: random() < 0.3 ? [uuid(0x600)] : [],
         deviceOwner: '',
         adminStateUp: random() < 0.8,
       } satisfies Port;
@@ -126,11 +126,16 @@ function randomResource(random: () => number, kind: ResourceKind, id: string): A
   }
 }
 
-/** What every status should be, from scratch: render()'s first problem, else UNIMPLEMENTED for owners of entries in unsupported tables (the first such table). */
+/**
+ * What every status should be, from scratch: render()'s first problem that is
+ * not partial, else UNIMPLEMENTED for owners of entries in unsupported tables
+ * (the first such table), else render()'s first partial problem (DHCP,
+ * security groups).
+ */
 function expectedStatuses(state: FakeState, unsupported: Unsupported): Map<string, unknown> {
   const { tables, problems } = render(state.snapshot(), { vtepIp: ME });
   const failure = new Map<string, { code: string; message: string }>();
-  for (const p of problems) if (!failure.has(refKey(p.ref))) failure.set(refKey(p.ref), { code: p.code, message: p.message });
+  for (const p of problems) if (!p.partial && !failure.has(refKey(p.ref))) failure.set(refKey(p.ref), { code: p.code, message: p.message });
   for (const t of TABLE_NAMES) {
     const message = unsupported[t];
     if (message === undefined) continue;
@@ -138,6 +143,7 @@ function expectedStatuses(state: FakeState, unsupported: Unsupported): Map<strin
       for (const o of e.owners) if (!failure.has(refKey(o))) failure.set(refKey(o), { code: 'UNIMPLEMENTED', message });
     }
   }
+  for (const p of problems) if (p.partial && !failure.has(refKey(p.ref))) failure.set(refKey(p.ref), { code: p.code, message: p.message });
   const out = new Map<string, unknown>();
   for (const kind of KINDS) {
     for (const r of state.maps[kind].values()) {

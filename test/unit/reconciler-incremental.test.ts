@@ -30,6 +30,7 @@ const IPS = ['10.0.0.1', '10.0.0.5', '10.0.0.6', '10.0.1.5', '10.0.1.1', '203.0.
 const CIDRS = ['10.0.0.0/24', '10.0.1.0/24', '10.0.0.0/16', '203.0.113.0/24', '10.0.0.5'];
 const MACS = ['fa:16:3e:00:00:01', 'fa:16:3e:00:00:02', 'fa:16:3e:00:00:03'];
 const VTEPS = [ME, '192.0.2.2', '192.0.2.3'];
+const GROUPS = ['00000000-0000-4000-8000-000000000601', '00000000-0000-4000-8000-000000000602'];
 
 class Gen {
   constructor(readonly random: () => number) {}
@@ -73,7 +74,7 @@ class Gen {
           networkId: this.ref('network'),
           cidr: this.pick(CIDRS),
           gatewayIp: this.pick(['10.0.0.1', '10.0.1.1', '203.0.113.1', null]),
-          enableDhcp: false,
+          enableDhcp: this.chance(0.3),
           dnsNameservers: [],
           hostRoutes: [],
         };
@@ -97,7 +98,7 @@ class Gen {
             ipAddress: this.pick(['10.0.0.200', '10.0.0.200/32', '10.0.0.128/25']),
             macAddress: this.pick([null, 'fa:16:3e:aa:aa:aa']),
           })),
-          securityGroupIds: [],
+          securityGroupIds: this.chance(0.3) ? [this.pick(GROUPS)] : [],
           deviceOwner: 'compute:nova',
           adminStateUp: this.chance(0.8),
         };

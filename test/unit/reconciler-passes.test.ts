@@ -6,7 +6,8 @@ import type { AnyResource, Network, Port, ResourceKind, Router, Snapshot, Stored
 import type { Change, ChangeListener, DesiredStateService } from '../../src/store/api.js';
 import { FakeDataplane } from '../../src/reconciler/fake-dataplane.js';
 import { Reconciler } from '../../src/reconciler/reconciler.js';
-import { render } from '../../src/reconciler/render.js';
+import { DataplaneError } from '../../src/reconciler/dataplane.js';
+import { DHCP_UNIMPLEMENTED, render, securityGroupsUnimplemented } from '../../src/reconciler/render.js';
 import type { StatusEvent } from '../../src/reconciler/status.js';
 import { type TableName, type TableValue, TABLE_NAMES } from '../../src/reconciler/tables.js';
 
@@ -476,6 +477,99 @@ describe('Reconciler: status', () => {
     expect(dp.get('fdb', old)).toBeUndefined();
     expect(contents(dp)).toEqual(expected(state));
     expect(r.status('port', uuid(0x401))?.state).toBe('ACTIVE');
+  });
+
+  it('a subnet with enable_dhcp is ERROR UNIMPLEMENTED (nothing serves DHCP), is not retried, and is ACTIVE once DHCP is off', async () => {
+    const state = seeded();
+    const dp = new FakeDataplane();
+    const r = make(state, dp);
+    await r.start();
+    const events: StatusEvent[] = [];
+    r.onStatus((e) => events.push(e));
+    state.put('subnet', { ...subnet(SUB1, NET1, '10.0.0.0/16', '10.0.0.1'), enableDhcp: true });
+    const rev = state.revision;
+    await r.idle();
+    expect(r.status('subnet', SUB1)).toEqual({ state: 'ERROR', code: 'UNIMPLEMENTED', message: DHCP_UNIMPLEMENTED, revision: rev });
+    expect(r.status('subnet', SUB1)?.message).toMatch(/^DHCP is not implemented yet: nothing answers DHCP on this subnet/);
+    // Routing and the overlay do not suffer: the network, router and ports are ACTIVE, the tables complete.
+    for (const [kind, id] of [['network', NET1], ['router', R1], ['port', uuid(0x401)], ['port', uuid(0x402)]] as const) {
+      expect(r.status(kind, id)?.state, `${kind} ${id}`).toBe('ACTIVE');
+    }
+    expect(contents(dp)).toEqual(expected(state));
+    expect(r.summary()).toMatchObject({ errors: 1, lastError: DHCP_UNIMPLEMENTED });
+
+    // Waits for a change to the desired state: no retry before the periodic full pass, which settles it the same.
+    const passes = { ...r.passes };
+    await advance(r, INTERVAL - 1);
+    expect(r.passes).toEqual(passes);
+    await advance(r, 1);
+    expect(r.passes).toEqual({ ...passes, full: passes.full + 1 });
+    expect(r.status('subnet', SUB1)).toMatchObject({ state: 'ERROR', code: 'UNIMPLEMENTED' });
+
+    state.put('subnet', subnet(SUB1, NET1, '10.0.0.0/16', '10.0.0.1'));
+    await r.idle();
+    expect(r.status('subnet', SUB1)).toEqual({ state: 'ACTIVE', code: '', message: '', revision: state.revision });
+    expect(r.summary()).toMatchObject({ errors: 0, lastError: '' });
+    expect(events.filter((e) => e.kind === 'subnet').map((e) => [e.status.state, e.status.code])).toEqual([
+      ['PENDING', ''],
+      ['ERROR', 'UNIMPLEMENTED'],
+      ['PENDING', ''],
+      ['ACTIVE', ''],
+    ]);
+  });
+
+  it('a port with security groups is ERROR UNIMPLEMENTED but forwarded (its entries are in place), and ACTIVE once they are cleared', async () => {
+    const state = seeded();
+    const dp = new FakeDataplane();
+    const r = make(state, dp);
+    await r.start();
+    const before = contents(dp);
+    const grouped = port(1, { securityGroupIds: [uuid(0x601), uuid(0x602)] });
+    state.put('port', grouped);
+    const rev = state.revision;
+    await r.idle();
+    expect(r.status('port', uuid(0x401))).toEqual({ state: 'ERROR', code: 'UNIMPLEMENTED', message: securityGroupsUnimplemented(grouped), revision: rev });
+    expect(r.status('port', uuid(0x401))?.message).toMatch(/^security groups are not implemented yet: .* not enforced, so traffic they would block is forwarded; port security \(MAC\/IP anti-spoofing\) is enforced$/);
+    // Nothing changed in the dataplane: the port's fdb, arp, localPorts and flood list entries stay.
+    expect(contents(dp)).toEqual(before);
+    expect(contents(dp)).toEqual(expected(state));
+    expect(dp.get('localPorts', 'tap1')).toMatchObject({ portId: uuid(0x401), portSecurityEnabled: true });
+    expect(r.status('port', uuid(0x403))?.state).toBe('ACTIVE');
+    expect(r.status('network', NET1)?.state).toBe('ACTIVE');
+
+    // No retries: nothing runs until the full pass.
+    const passes = { ...r.passes };
+    await advance(r, INTERVAL - 1);
+    expect(r.passes).toEqual(passes);
+
+    state.put('port', port(1));
+    await r.idle();
+    expect(r.status('port', uuid(0x401))).toEqual({ state: 'ACTIVE', code: '', message: '', revision: state.revision });
+    expect(contents(dp)).toEqual(before);
+  });
+
+  it('a port with security groups whose entry fails says why it does not forward first, then that its groups are not enforced', async () => {
+    const state = seeded();
+    const dp = new FakeDataplane();
+    const r = make(state, dp);
+    await r.start();
+    const missing = 'interface "tap5" is not present on this node (yet)';
+    dp.setFailure('localPorts', new DataplaneError('UNAVAILABLE', missing));
+    state.put('port', port(5, { securityGroupIds: [uuid(0x601)] }));
+    await r.idle();
+    expect(r.status('port', uuid(0x405))).toMatchObject({ state: 'ERROR', code: 'UNAVAILABLE', message: missing });
+
+    // The interface appears: the retry applies the entry, and the port's status moves to the gap that remains.
+    dp.setFailure('localPorts', null);
+    await advance(r, 100);
+    expect(dp.get('localPorts', 'tap5')).toMatchObject({ portId: uuid(0x405) });
+    expect(r.status('port', uuid(0x405))).toMatchObject({ state: 'ERROR', code: 'UNIMPLEMENTED', message: expect.stringMatching(/^security groups are not implemented yet/) });
+
+    // A problem that stops it from being rendered still comes first: another port takes its interface.
+    state.put('port', port(3, { binding: { kind: 'local', interfaceName: 'tap5' } }));
+    await r.idle();
+    expect(r.status('port', uuid(0x405))).toMatchObject({ state: 'ERROR', code: 'ALREADY_EXISTS' });
+    expect(dp.get('localPorts', 'tap5')).toMatchObject({ portId: uuid(0x403) });
   });
 
   it('forgets deleted resources', async () => {

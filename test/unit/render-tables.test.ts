@@ -3,7 +3,7 @@
 // and two routers) that keying by IP alone would get wrong.
 import { describe, expect, it } from 'vitest';
 import type { FloatingIp, Network, Port, Router, Snapshot, Subnet } from '../../src/model/types.js';
-import { render } from '../../src/reconciler/render.js';
+import { DHCP_UNIMPLEMENTED, render, securityGroupsUnimplemented } from '../../src/reconciler/render.js';
 import { routerMac } from '../../src/reconciler/router-mac.js';
 import type { TableName, TableValue } from '../../src/reconciler/tables.js';
 
@@ -404,6 +404,83 @@ describe('render: claims and problems', () => {
       ['router', 'FAILED_PRECONDITION'],
       ['port', 'FAILED_PRECONDITION'],
     ]);
+  });
+});
+
+describe('render: accepted but not implemented (DHCP, security groups)', () => {
+  const GROUP = uuid(0x601);
+  /** The tables as {table: {keyString: {value, owners}}}. */
+  const all = (r: ReturnType<typeof render>) =>
+    Object.fromEntries(Object.entries(r.tables).map(([t, m]) => [t, Object.fromEntries([...m].map(([k, e]) => [k, { value: e.value, owners: e.owners }]))]));
+
+  it('a subnet with enable_dhcp is a partial UNIMPLEMENTED problem; the tables are those of the same state without DHCP', () => {
+    const base = overlapping();
+    const dhcp = { ...base, subnets: base.subnets.map((sn) => (sn.id === SUB2 ? { ...sn, enableDhcp: true } : sn)) };
+    const r = render(dhcp, { vtepIp: ME });
+    expect(r.problems).toEqual([{ ref: { kind: 'subnet', id: SUB2 }, code: 'UNIMPLEMENTED', message: DHCP_UNIMPLEMENTED, partial: true }]);
+    expect(r.problems[0]!.message).toMatch(/^DHCP is not implemented yet: nothing answers DHCP on this subnet.*set enable_dhcp false$/);
+    expect(all(r)).toEqual(all(render(base, { vtepIp: ME })));
+    expect(render(base, { vtepIp: ME }).problems).toEqual([]);
+  });
+
+  it('a port with security groups is a partial UNIMPLEMENTED problem, and its entries are rendered and owned as without them', () => {
+    const base = overlapping();
+    const grouped = { ...base, ports: base.ports.map((p) => (p.id === uuid(0x401) ? { ...p, securityGroupIds: [GROUP] } : p)) };
+    const r = render(grouped, { vtepIp: ME });
+    expect(r.problems).toEqual([{ ref: { kind: 'port', id: uuid(0x401) }, code: 'UNIMPLEMENTED', message: securityGroupsUnimplemented({ portSecurityEnabled: true }), partial: true }]);
+    expect(r.problems[0]!.message).toBe(
+      "security groups are not implemented yet: the rules of this port's security groups are not enforced, so traffic they would block is forwarded; port security (MAC/IP anti-spoofing) is enforced",
+    );
+    // Forwarding goes on: the same entries, values and owners (localPorts, fdb, arp, the flood list).
+    expect(all(r)).toEqual(all(render(base, { vtepIp: ME })));
+    expect(r.tables.localPorts.get('tap1')?.owners).toEqual([{ kind: 'port', id: uuid(0x401) }]);
+    expect(r.tables.localPorts.get('tap1')?.value.portSecurityEnabled).toBe(true);
+    expect(r.tables.floodList.get('1001')?.owners).toContainEqual({ kind: 'port', id: uuid(0x401) });
+  });
+
+  it('the security-group message says when port security is off too; unbound ports and ports on provider networks get it as well', () => {
+    const s = snapshot({
+      networks: [network(NET1, 1001), network(FLAT, 0, { type: 'flat', physicalNetwork: 'physnet1' })],
+      subnets: [subnet(SUB1, NET1, '10.0.0.0/24', '10.0.0.1')],
+      ports: [
+        port(1, NET1, local('tap1'), [[SUB1, '10.0.0.5']], { portSecurityEnabled: false, securityGroupIds: [GROUP] }),
+        port(2, NET1, { kind: 'none' }, [[SUB1, '10.0.0.6']], { securityGroupIds: [GROUP] }),
+        port(3, FLAT, local('tap3'), [], { securityGroupIds: [GROUP] }),
+      ],
+    });
+    const r = render(s, { vtepIp: ME });
+    expect(r.problems.map((p) => [p.ref.id, p.code, p.partial])).toEqual([
+      [uuid(0x401), 'UNIMPLEMENTED', true],
+      [uuid(0x402), 'UNIMPLEMENTED', true],
+      [uuid(0x403), 'UNIMPLEMENTED', true],
+    ]);
+    expect(r.problems[0]!.message).toMatch(/port security \(MAC\/IP anti-spoofing\) is disabled on this port, so its traffic is not filtered$/);
+    expect(r.tables.localPorts.get('tap1')?.value.portSecurityEnabled).toBe(false);
+    expect(r.tables.providerPorts.get(`${FLAT}/fa:16:3e:00:00:03`)?.owners).toEqual([{ kind: 'port', id: uuid(0x403) }]);
+  });
+
+  it('a port that lost a claim lists that ALREADY_EXISTS before its security-group problem; the winner keeps the entry', () => {
+    const s = snapshot({
+      networks: [network(NET1, 1001)],
+      ports: [port(1, NET1, local('tap1'), [], { securityGroupIds: [GROUP] }), port(2, NET1, local('tap1'), [], { securityGroupIds: [GROUP] })],
+    });
+    const r = render(s, { vtepIp: ME });
+    expect(r.tables.localPorts.get('tap1')).toMatchObject({ value: { portId: uuid(0x401) }, owners: [{ kind: 'port', id: uuid(0x401) }] });
+    expect(r.problems.map((p) => [p.ref.id, p.code, p.partial ?? false])).toEqual([
+      [uuid(0x401), 'UNIMPLEMENTED', true],
+      [uuid(0x402), 'ALREADY_EXISTS', false],
+      [uuid(0x402), 'UNIMPLEMENTED', true],
+    ]);
+  });
+
+  it('problems are listed networks, subnets, routers, ports, floating IPs', () => {
+    const s = snapshot({
+      networks: [network(NET1, 1001)],
+      subnets: [{ ...subnet(SUB1, NET1, '10.0.0.0/24', '10.0.0.1'), enableDhcp: true }],
+      ports: [port(1, NET1, remote(HV2), [[SUB1, '10.0.0.5']], { securityGroupIds: [GROUP] })],
+      routers: [router(R1, [[SUB2, '10.0.1.1']])],
+    });
+    expect(render(s, { vtepIp: ME }).problems.map((p) => p.ref.kind)).toEqual(['subnet', 'router', 'port']);
   });
 });
 
