@@ -157,7 +157,7 @@ install: build ## install under PREFIX (default /usr/local), the unit and /etc/x
 # bench/results/bench.json and bench/results/bench.svg. A few minutes; about
 # one with BENCH_ARGS=--quick. BENCH_ARGS takes every flag (bench/options.ts,
 # bench/dataplane/options.ts), e.g. `--only dataplane`, `--rounds 10`, or
-# `--port-if eth1 --uplink-if eth2` for real interfaces (bench/README.md).
+# `--port-if eth1 --uplink-if eth2` for real interfaces (docs/BENCHMARKS.md).
 BENCH_ARGS ?=
 # Older spellings, still honoured: BENCH_PORTS=N is `--ports N`, and
 # BENCH_DATAPLANE_ARGS is passed on like BENCH_ARGS.

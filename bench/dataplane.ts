@@ -117,7 +117,7 @@ async function runOnRealInterfaces(options: Options, startedAt: Date): Promise<R
       throw new Error(
         `${(err as Error).message}. On real interfaces, "nothing delivered" means the frames leaving ${opts.portIf} did not reach ` +
           `${opts.portSinkIf}, or those leaving ${opts.uplinkIf} did not reach ${opts.uplinkSinkIf}: check the cabling and the links ` +
-          '(bench/README.md)',
+          '(docs/BENCHMARKS.md)',
       );
     }
     const counters = real.counters();

@@ -8,7 +8,7 @@
 //
 //   --quick, --ports N, --only PART, --out-dir DIR (options.ts), and every
 //   flag of the dataplane (dataplane/options.ts): --rounds, --seconds,
-//   --repeat, and --port-if/--uplink-if (real interfaces, bench/README.md).
+//   --repeat, and --port-if/--uplink-if (real interfaces, docs/BENCHMARKS.md).
 //
 // Exit status: 0 with a report, whether or not the targets are met (the
 // report says); 1 when the numbers mean nothing (a scenario delivered

@@ -10,7 +10,7 @@
 //   --out FILE       where bench/dataplane.ts writes its JSON (default bench/results/overlay.json)
 //
 // Real interfaces instead of the benchmark's veth namespaces
-// (bench/dataplane/real-interfaces.ts, bench/README.md):
+// (bench/dataplane/real-interfaces.ts, docs/BENCHMARKS.md):
 //   --port-if IF       the VM side: frames from the VM arrive here, frames to the VM leave here
 //   --uplink-if IF     the network side (underlay, external network): the other way round
 //   --port-sink-if IF  where frames leaving --port-if are counted (default: --uplink-if,

@@ -1,5 +1,5 @@
 // Real interfaces instead of the benchmark's veth namespaces (--port-if,
-// --uplink-if; bench/README.md says how to cable and run it).
+// --uplink-if; docs/BENCHMARKS.md says how to cable and run it).
 //
 // The generator still runs on this machine: BPF_PROG_RUN with live frames
 // offers each scenario's frames to the program under test as if they had

@@ -396,6 +396,24 @@ const RULES: Rule[] = [
     }),
   },
   {
+    match: re("make bench BENCH_ARGS=--quick"),
+    mapped: () => ({
+      file: 'test/e2e/bench-report.test.ts',
+      contains: ["'--quick'", "'bench/tsconfig.json'", "'bench/main.js'"],
+      why: 'a minute of measurement; the report test runs the whole benchmark (bench/main.ts, what the target runs) with --quick and checks every row, the JSON and the plot',
+      makefile: { target: 'bench', recipe: ['build/bench/bench/main.js', '$(BENCH_ARGS)'] },
+    }),
+  },
+  {
+    match: re("make bench BENCH_ARGS='--only dataplane --port-if [a-z0-9]+ --uplink-if [a-z0-9]+'"),
+    mapped: () => ({
+      file: 'test/e2e/bench-report.test.ts',
+      contains: ["'--only', 'dataplane'", "'--port-if'", "'--uplink-if'"],
+      why: 'needs two NICs cabled together; the report test runs the same flags on a veth pair standing in for them',
+      makefile: { target: 'bench', recipe: ['build/bench/bench/main.js', '$(BENCH_ARGS)'] },
+    }),
+  },
+  {
     // Not run: systemd is not PID 1 in the test suite. What it starts is run instead.
     match: re('systemctl enable --now xdpnetd'),
     mapped: () => ({
