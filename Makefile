@@ -170,14 +170,18 @@ bench: deps build ## every benchmark, one report: control plane and dataplane ag
 	$(NODE) build/bench/bench/main.js $(if $(BENCH_PORTS),--ports $(BENCH_PORTS)) $(BENCH_DATAPLANE_ARGS) $(BENCH_ARGS)
 
 # The demo (src/demo/): installs what is missing and builds, one line per
-# phase (their output goes to build/demo-<phase>.log and is shown only if the
-# phase fails), then runs the demo program, which leaves its topology up to
-# explore until `make demo-clean`.
-DEMO_PHASE = @mkdir -p build; printf '==> %s ... ' '$(2)'; start=$$(date +%s); \
-	if $(MAKE) --no-print-directory $(1) >build/demo-$(1).log 2>&1; then \
-		echo "done ($$(( $$(date +%s) - start )) s)"; \
+# phase with a dot every few seconds while it works (its output goes to
+# build/demo-<phase>.log and is shown only if the phase fails), then runs the
+# demo program, which leaves its topology up to explore until `make demo-clean`.
+DEMO_PHASE = @mkdir -p build; printf '==> %s ' '$(2)'; start=$$(date +%s); \
+	$(MAKE) --no-print-directory $(1) >build/demo-$(1).log 2>&1 & pid=$$!; \
+	ticks=0; while kill -0 $$pid 2>/dev/null; do \
+		sleep 1; ticks=$$((ticks + 1)); [ $$((ticks % 5)) -ne 0 ] || printf '.'; \
+	done; \
+	if wait $$pid; then \
+		echo " done ($$(( $$(date +%s) - start )) s)"; \
 	else \
-		echo "FAILED; the end of build/demo-$(1).log:"; tail -n 40 build/demo-$(1).log; exit 1; \
+		echo " FAILED; the end of build/demo-$(1).log:"; tail -n 40 build/demo-$(1).log; exit 1; \
 	fi
 
 DEMO_DEPS_TITLE := installing what is missing (make deps)
