@@ -185,7 +185,7 @@ export class Daemon {
         ? await serveMetrics(createRegistry(ctx.metricsSource), config.metrics.address)
         : undefined;
 
-      if (bpf.events) followInterfaces(bpf.events, reconciler);
+      if (bpf.events) followInterfaces(bpf.events, reconciler, bpf.node, logger);
       const daemon = new Daemon(logger, state, bpf.node ? (bpf as BpfParts) : undefined, reconciler, api, metrics);
       const serving = api;
       reconciler.start().then(
@@ -231,10 +231,16 @@ export class Daemon {
  * and the pass sets ports up on the interfaces as they are now. A resync
  * (notifications were lost) may hide any of that. Requests coalesce, so a
  * burst of events costs one pass; the periodic full pass stays the safety net.
+ * The underlay, which is the node's and not a port, is put right by the node
+ * itself (a recreated one gets its programs again).
  */
-function followInterfaces(events: NetlinkEvents, reconciler: Reconciler): void {
+function followInterfaces(events: NetlinkEvents, reconciler: Reconciler, node: NodeDataplane | undefined, logger: PinoLogger): void {
   events.subscribe((e) => {
-    if (e.type === 'link' || e.type === 'resync') reconciler.requestFullPass();
+    if (e.type !== 'link' && e.type !== 'resync') return;
+    reconciler.requestFullPass();
+    if (node && (e.type === 'resync' || e.link.name === node.underlayInterface)) {
+      node.repairUnderlay().catch((err: unknown) => logger.error({ err }, 'cannot attach the underlay programs again; the next link event retries'));
+    }
   });
 }
 

@@ -16,7 +16,10 @@
 // loaded programs in atomically through them (hook-links.ts): an xdp_guard
 // link an older daemon left on a physical-network interface becomes
 // xdp_external through that same link. The VM ports' links are attached and
-// detached by the tables (port-programs.ts).
+// detached by the tables (port-programs.ts). An underlay interface deleted
+// and created again under its name (a driver reload, a bond rebuilt) gets its
+// programs and its xdpnet_tx_ports slot back from repairUnderlay(), which the
+// daemon calls on every link event.
 //
 // Load-time settings: vtep_ip and underlay_mtu for every object that declares
 // them; xdp_port also gets the SNAT port range; xdp_external the
@@ -89,6 +92,9 @@ export interface NodeSnatOptions {
   verifyIpv4Checksum?: boolean;
 }
 
+/** What repairUnderlay() found: the programs on the interface as it is, attached again to a recreated one, or no such interface. */
+export type UnderlayRepair = 'kept' | 'reattached' | 'absent';
+
 /** An external NIC: a physical-network interface running xdp_external. */
 export interface ExternalInterface {
   name: string;
@@ -121,8 +127,8 @@ export class NodeDataplane {
     readonly interfaces: InterfaceIndex,
     /** The VM ports' programs. */
     readonly ports: PortPrograms,
-    /** The underlay's ifindex at start (it is in xdpnet_tx_ports, and no VM port). */
-    readonly underlayIfindex: number,
+    /** The underlay's ifindex now (it is in xdpnet_tx_ports, and no VM port); repairUnderlay() follows a recreated one. */
+    private underlayIndex: number,
     /** The underlay's MTU at start (the programs' underlay_mtu setting). */
     readonly underlayMtu: number,
     /** The node's own attachments: underlay TC and XDP, then the physical networks' XDP. */
@@ -132,7 +138,70 @@ export class NodeDataplane {
     readonly externalInterfaces: ReadonlyMap<string, ExternalInterface>,
     /** xdp_external as loaded (what the external NICs run), if the node has any: frames the daemon sends go through it. */
     readonly externalProgram: BpfProgram | undefined,
+    /** What the underlay runs, to attach again to a recreated underlay. */
+    private readonly underlayPrograms: { tc: BpfProgram; xdp: BpfProgram },
   ) {}
+
+  /** The underlay's ifindex (in xdpnet_tx_ports, never a VM port's). */
+  get underlayIfindex(): number {
+    return this.underlayIndex;
+  }
+
+  private repairing: Promise<UnderlayRepair> | undefined;
+
+  /**
+   * Attaches the underlay's programs again, and moves its xdpnet_tx_ports
+   * slot, if its interface was deleted and created again under the same name
+   * (another ifindex: the kernel's links to the old one are defunct). Calls
+   * made while one runs share it. 'absent': no interface of that name now
+   * (nothing to attach to: encapsulated frames are dropped, counted, until it
+   * comes back).
+   */
+  repairUnderlay(): Promise<UnderlayRepair> {
+    this.repairing ??= this.repairUnderlayNow().finally(() => {
+      this.repairing = undefined;
+    });
+    return this.repairing;
+  }
+
+  private async repairUnderlayNow(): Promise<UnderlayRepair> {
+    const { underlayInterface: name, bpffsRoot, logger } = this.options;
+    const link = await this.interfaces.lookupLink(name);
+    if (!link) return 'absent';
+    const hooks = this.hooks.filter((h) => h.interfaceName === name);
+    if (hooks.length !== 2) return 'kept'; // closed: nothing of ours to move
+    if (link.index === this.underlayIndex && hooks.every((h) => h.link.info().ifindex === link.index)) return 'kept';
+
+    // The slot first: xdp_port redirects encapsulated frames through it.
+    const tx = txPortWrite(link.index);
+    const txPorts = this.maps.require(tx.map);
+    txPorts.update(tx.key, tx.value);
+    if (link.index !== this.underlayIndex) txPorts.delete(txPortWrite(this.underlayIndex).key);
+    // TC before XDP, as at start: xdp_underlay passes flooded frames up to tc_underlay_flood.
+    for (const hook of ['tc', 'xdp'] as const) {
+      const i = this.hooks.findIndex((h) => h.interfaceName === name && h.hook === hook);
+      const program = this.underlayPrograms[hook];
+      this.hooks[i] = ensureHook({
+        hook,
+        interfaceName: name,
+        ifindex: link.index,
+        program,
+        programName: hook === 'tc' ? FLOOD.underlay : UNDERLAY.xdp,
+        linksDir: join(bpffsRoot, 'links'),
+        logger,
+        current: this.hooks[i],
+      });
+    }
+    logger.warn({ interface: name, ifindex: link.index, was: this.underlayIndex }, 'underlay interface recreated: its programs are attached again');
+    if (link.mtu !== this.underlayMtu) {
+      logger.warn(
+        { interface: name, mtu: link.mtu, programsMtu: this.underlayMtu },
+        'the recreated underlay has another MTU; the programs keep the one they were loaded with until xdpnetd restarts',
+      );
+    }
+    this.underlayIndex = link.index;
+    return 'reattached';
+  }
 
   /** The interface a physical network is mapped to here (whatever it is), or undefined. */
   physicalInterfaceOf(physicalNetwork: string): string | undefined {
@@ -243,7 +312,10 @@ export class NodeDataplane {
         logger,
       });
       ports.adopt(interfaces);
-      return new NodeDataplane(options, maps, interfaces, ports, underlay.index, underlay.mtu, hooks, programs, externals, xdpExternal);
+      return new NodeDataplane(options, maps, interfaces, ports, underlay.index, underlay.mtu, hooks, programs, externals, xdpExternal, {
+        tc: tcUnderlay!,
+        xdp: xdpUnderlay!,
+      });
     } catch (err) {
       // Attachments made so far stay (pinned): the next start adopts them.
       ports?.close();

@@ -14,6 +14,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BpfLink, attachXdp, loadObject, REASON_MAP_NAME } from '../../src/dataplane/index.js';
+import { encode, u32 } from '../../src/dataplane/codec.js';
 import { SNAT_CT_MAP_NAME } from '../../src/dataplane/layouts.js';
 import { NodeDataplane, TOKEN_CONNTRACK_ENTRIES } from '../../src/dataplane/node.js';
 import { PinnedMapMismatchError } from '../../src/dataplane/pinned-maps.js';
@@ -336,6 +337,41 @@ describePrivileged('NodeDataplane on a real kernel', ['bpf', 'netns'], () => {
     }
     const want = [u32Key(ifindexOf(n.ul)), u32Key(ifindexOf(n.ph)), u32Key(ifindexOf(n.p1))].sort();
     expect(dumpKeys(idsBefore.get('xdpnet_tx_ports')!)).toEqual(want);
+  });
+
+  it('an underlay deleted and created again under its name gets its programs and its transmit slot back (repairUnderlay)', async () => {
+    const t = topology();
+    const recreate = () => t.addVeth({ a: { name: 'ul4' }, b: { ns: 'peer', name: 'ul4' } });
+    await recreate();
+    const ul = t.rootLinkName('ul4');
+    const { logger, messages } = collectingLogger();
+    const n = await NodeDataplane.start({ bpffsRoot: join(t.bpffsDir, 'recreated'), vtepIp: VTEP, underlayInterface: ul, logger });
+    const onUnderlay = () => n.attached().filter((a) => a.interfaceName === ul).map((a) => `${a.programName} ${a.ifindex}`).sort();
+    const txSlot = (ifindex: number) => n.maps.require('xdpnet_tx_ports').lookup(encode(u32, ifindex));
+    try {
+      const before = ifindexOf(ul);
+      expect(await n.repairUnderlay()).toBe('kept');
+      sh(['ip', 'link', 'del', ul]);
+      expect(await n.repairUnderlay()).toBe('absent');
+      await recreate();
+      const after = ifindexOf(ul);
+      expect(after).not.toBe(before);
+      expect(xdpProgId(ul)).toBeUndefined();
+
+      expect(await n.repairUnderlay()).toBe('reattached');
+      expect(messages).toContain('underlay interface recreated: its programs are attached again');
+      expect(n.underlayIfindex).toBe(after);
+      expect(prog(xdpProgId(ul)!).name).toBe('xdp_underlay');
+      expect(onUnderlay()).toEqual([`tc_underlay_flood ${after}`, `xdp_underlay ${after}`]);
+      // Encapsulated frames leave through the new interface's slot; the old one is gone.
+      expect(txSlot(after)).toBeDefined();
+      expect(txSlot(before)).toBeUndefined();
+      // Calls that find nothing to do do nothing; concurrent ones share one repair.
+      const [a, b] = await Promise.all([n.repairUnderlay(), n.repairUnderlay()]);
+      expect([a, b]).toEqual(['kept', 'kept']);
+    } finally {
+      n.teardown();
+    }
   });
 
   it('refuses to make one of the node’s own interfaces a VM port', () => {

@@ -7,8 +7,8 @@ import { expect, it } from 'vitest';
 import { type OverlayCluster, pollUntil, useOverlayCluster } from '../helpers/overlay-cluster.js';
 import { describePrivileged } from '../helpers/privileged.js';
 
-async function programsOnNode(c: OverlayCluster, ifname: string): Promise<{ programName: string; hook: string }[]> {
-  const status = await c.api('hv1').nodeStatus();
+async function programsOnNode(c: OverlayCluster, ifname: string, hv: 'hv1' | 'hv2' = 'hv1'): Promise<{ programName: string; hook: string }[]> {
+  const status = await c.api(hv).nodeStatus();
   return status.programs.filter((p) => p.interfaceName === ifname).map((p) => ({ programName: p.programName, hook: p.hook }));
 }
 
@@ -62,5 +62,25 @@ describePrivileged('VXLAN overlay: port and interface lifecycle', ['bpf', 'netns
     expect((await programsOnNode(c, r3.tap)).map((p) => p.programName)).toContain('xdp_port');
     expect(await c.ping('r2', r3.ip, 2)).toBe(2);
     expect(await c.ping('r3', c.vm('r1').ip, 2)).toBe(2);
+  }, 120_000);
+
+  it('an underlay interface deleted and created again (both nodes’ eth0): each daemon attaches its programs again, and traffic across nodes resumes', async () => {
+    const c = cluster();
+    const r2 = c.vm('r2');
+    expect(await c.ping('r1', r2.ip, 1)).toBe(1);
+    const old = { hv1: await c.ifindex('hv1', 'eth0'), hv2: await c.ifindex('hv2', 'eth0') };
+
+    await c.recreateUnderlay();
+    for (const hv of ['hv1', 'hv2'] as const) {
+      expect(await c.ifindex(hv, 'eth0')).not.toBe(old[hv]);
+      await pollUntil(() => c.xdpProgramOn(hv, 'eth0'), (id) => id !== undefined, `xdp_underlay attached again on ${hv}`, 30_000);
+      const programs = await programsOnNode(c, 'eth0', hv);
+      expect(programs.map((p) => p.programName).sort()).toEqual(['tc_underlay_flood', 'xdp_underlay']);
+    }
+    // Across nodes both ways, and a broadcast (ARP from a cold neighbour cache) flooded over the new underlay.
+    await c.flushNeighbours('r1');
+    await pollUntil(() => c.ping('r1', r2.ip, 1), (replies) => replies === 1, 'r1 reaches r2 across the recreated underlay', 30_000, 0);
+    expect(await c.ping('r2', c.vm('r1').ip, 2)).toBe(2);
+    expect(await c.ping('r1', c.vm('r3').ip, 2)).toBe(2);
   }, 120_000);
 });

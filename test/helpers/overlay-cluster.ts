@@ -493,6 +493,20 @@ export class OverlayCluster {
     return link?.xdp?.prog?.id ?? link?.xdp?.attached?.[0]?.prog?.id;
   }
 
+  /**
+   * Deletes the underlay link between the nodes (a direct underlay: one veth
+   * pair, so both nodes lose their eth0) and creates it again as it was: new
+   * ifindexes, same names and addresses.
+   */
+  async recreateUnderlay(): Promise<void> {
+    if (this.routed) throw new Error('recreateUnderlay() is for the direct underlay');
+    await this.topo.exec('hv1', ['ip', 'link', 'del', 'eth0']);
+    await this.topo.addVeth({
+      a: { ns: 'hv1', name: 'eth0', ip: this.plan.address.hv1 },
+      b: { ns: 'hv2', name: 'eth0', ip: this.plan.address.hv2 },
+    });
+  }
+
   /** The ifindex of an interface of hv. */
   async ifindex(hv: HvName, ifname: string): Promise<number> {
     const { stdout } = await this.topo.exec(hv, ['ip', '-j', 'link', 'show', 'dev', ifname]);
