@@ -111,7 +111,7 @@ static __always_inline outcome_t port(struct xdp_md *ctx, struct port_stats **st
 	case FDB_REMOTE:
 		return to_remote_mac(ctx, &f, vni, fdb, &ul, REASON_FWD_ENCAP);
 	case FDB_ROUTER:
-		return route_frame(ctx, &f, vni, fdb->router_id, &ul);
+		return route_frame(ctx, &f, vni, fdb, &ul);
 	default:
 		return drop(REASON_DROP_UNKNOWN_DESTINATION);
 	}

@@ -69,10 +69,14 @@ const ROUTES: readonly (readonly [prefix: string, route: RouteValue])[] = [
  * Router R and its two networks as the daemon writes them: networks, the two
  * local ports (port security on, Neutron's default; each its own counter
  * slot and its network's state copied in), their FDB entries (the local
- * ones with their copy of the port) and ARP entries, the router, its
- * interfaces and its routes, and the transmit slots.
+ * ones with their copy of the port, the router's with its copy of the
+ * router and, given `copies` (snat.ts: its xdpnet_snat value, its
+ * gateway's xdpnet_ext_nexthops value), of its external side and its
+ * gateway's MACs) and ARP entries (each with its copy of its MAC's FDB
+ * entry), the router, its interfaces and its
+ * routes, and the transmit slots.
  */
-export function routerWrites(ifx: RouterInterfaces): MapWrite[] {
+export function routerWrites(ifx: RouterInterfaces, copies: { snat?: Buffer; gateway?: Buffer } = {}): MapWrite[] {
   const resolve: IfindexOf = (name) => (name === GREEN_PORT ? ifx.green : name === ORANGE_PORT ? ifx.orange : undefined);
   const networks = [GREEN, ORANGE].map((vni) => encodeNetwork({ vni }, { networkId: NETWORK_ID(vni), mtu: ROUTED_MTU, adminStateUp: true }));
   const network = (vni: number) => portNetworkOf(networks.find((w) => w.key.equals(codec.encode(codec.u32, vni)))?.value);
@@ -80,7 +84,9 @@ export function routerWrites(ifx: RouterInterfaces): MapWrite[] {
     { name: GREEN_PORT, vni: GREEN, mac: RMAC.green, ip: RIP.green, router: RIP.greenRouter, slot: 1 },
     { name: ORANGE_PORT, vni: ORANGE, mac: RMAC.orange, ip: RIP.orange, router: RIP.orangeRouter, slot: 2 },
   ];
-  const writes: MapWrite[] = [...networks];
+  // The router first: its MACs' fdb entries carry a copy of it, as the daemon writes them (fdb-copies.ts).
+  const router = encodeRouter({ routerId: ROUTER_ID }, { macAddress: RMAC.router, adminStateUp: true });
+  const writes: MapWrite[] = [...networks, router];
   for (const vm of vms) {
     const port = encodeLocalPort(
       { interfaceName: vm.name },
@@ -88,21 +94,28 @@ export function routerWrites(ifx: RouterInterfaces): MapWrite[] {
       resolve,
       { statsSlot: vm.slot, network: network(vm.vni) },
     );
+    const vmFdb = encodeFdb({ vni: vm.vni, macAddress: vm.mac }, { location: { kind: 'local', interfaceName: vm.name } }, resolve, { port: port.port.value });
+    const routerFdb = encodeFdb(
+      { vni: vm.vni, macAddress: RMAC.router },
+      { location: { kind: 'router', routerId: ROUTER_ID } },
+      resolve,
+      { router: router.value, snat: copies.snat, gateway: copies.gateway },
+    );
     writes.push(
       port.port,
       port.txPort,
       ...port.portSrc,
-      encodeFdb({ vni: vm.vni, macAddress: vm.mac }, { location: { kind: 'local', interfaceName: vm.name } }, resolve, { port: port.port.value }),
-      encodeFdb({ vni: vm.vni, macAddress: RMAC.router }, { location: { kind: 'router', routerId: ROUTER_ID } }, resolve),
-      encodeArp({ vni: vm.vni, ipAddress: vm.ip }, { macAddress: vm.mac }),
-      encodeArp({ vni: vm.vni, ipAddress: vm.router }, { macAddress: RMAC.router }),
+      vmFdb,
+      routerFdb,
+      // Each with its copy of its MAC's fdb entry (arp-copies.ts).
+      encodeArp({ vni: vm.vni, ipAddress: vm.ip }, { macAddress: vm.mac }, { fdb: vmFdb.value }),
+      encodeArp({ vni: vm.vni, ipAddress: vm.router }, { macAddress: RMAC.router }, { fdb: routerFdb.value }),
       encodeRouterInterface(
         { routerId: ROUTER_ID, subnetId: SUBNET_ID(vm.vni) },
         { vni: vm.vni, ipAddress: vm.router, prefixLength: ROUTED_PREFIX_LEN, macAddress: RMAC.router },
       ),
     );
   }
-  writes.push(encodeRouter({ routerId: ROUTER_ID }, { macAddress: RMAC.router, adminStateUp: true }));
   for (const [prefix, route] of ROUTES) writes.push(encodeRoute({ routerId: ROUTER_ID, prefix }, route));
   writes.push(txPortWrite(ifx.external));
   return writes;

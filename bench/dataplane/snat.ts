@@ -26,7 +26,7 @@
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { type BpfProgram, type LoadedObject, REASON_MAP_NAME, loadObject } from '../../src/dataplane/index.js';
-import { NAT_F_REPLIED, SNAT_CT_MAP_NAME } from '../../src/dataplane/layouts.js';
+import { EXT_NEXTHOPS_MAP_NAME, NAT_F_REPLIED, SNAT_CT_MAP_NAME, SNAT_MAP_NAME } from '../../src/dataplane/layouts.js';
 import { declaredMaps } from '../../src/dataplane/pinned-maps.js';
 import { type NatConnection, encodeExtNexthop, encodeNatHalf, encodeSnat } from '../../src/dataplane/snat-encode.js';
 import { objectPath } from './layouts.js';
@@ -122,7 +122,11 @@ export class Gateway {
       const port = await load('xdp_port');
       const external = pinDir === undefined ? undefined : await load('xdp_external');
       // Through xdp_port: it declares every map the world needs; xdp_external shares them.
-      writeDeclared(port, [...routerWrites(ifx), ...externalWrites(ifx), ...(pinDir === undefined ? [] : establishedWrites())]);
+      // The router's MACs carry a copy of its external side and its gateway's MACs, as the daemon writes them (fdb-copies.ts).
+      const side = externalWrites(ifx);
+      const snat = side.find((w) => w.map === SNAT_MAP_NAME)?.value;
+      const gateway = side.find((w) => w.map === EXT_NEXTHOPS_MAP_NAME)?.value;
+      writeDeclared(port, [...routerWrites(ifx, { snat, gateway }), ...side, ...(pinDir === undefined ? [] : establishedWrites())]);
       return new Gateway({ port, external }, port.program('xdp_port'), external?.program('xdp_external'));
     } catch (err) {
       for (const obj of loaded) obj.close();

@@ -44,25 +44,11 @@ static __always_inline outcome_t redirect_to_port(struct xdp_md *ctx, __u32 to, 
 }
 
 /*
- * Into the local port on `to`, which must be a port of network `vni` and up;
- * counted as sent to that port. Whether the frame may go back where it came
- * from is the caller's to decide (a switch never hairpins, a router may).
- */
-static __always_inline outcome_t to_local_port(struct xdp_md *ctx, __u32 vni, __u32 to, enum xdpnet_reason reason)
-{
-	struct port_info *port;
-	int ret;
-
-	port = local_port_accepts(vni, to, &ret);
-	if (!port)
-		return drop_from(ret);
-	return redirect_to_port(ctx, to, port->stats_slot, reason);
-}
-
-/*
- * As to_local_port, for the port `fdb` names (an FDB_LOCAL entry of network
- * `vni`): from the entry's copy of the port when it has one (port_state.h),
- * which saves the lookup of the port.
+ * Into the local port `fdb` names (an FDB_LOCAL entry of network `vni`),
+ * which must be a port of that network and up; counted as sent to that
+ * port. The port is the entry's copy of it when it has one (port_state.h),
+ * which saves its lookup. Whether the frame may go back where it came from
+ * is the caller's to decide (a switch never hairpins, a router may).
  */
 static __always_inline outcome_t to_local_mac(struct xdp_md *ctx, const struct fdb_entry *fdb, __u32 vni,
 					      enum xdpnet_reason reason)

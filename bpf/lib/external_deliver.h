@@ -31,13 +31,18 @@
 #include "mac.h"
 #include "overlay_maps.h"
 #include "port_frame.h"
+#include "port_state.h"
 #include "router_maps.h"
 #include "snat_maps.h"
 #include "verdict.h"
 
 #define EXT_IP_DF_BIT 0x4000
 
-/* Where a packet from outside goes: filled by ext_to_vm_check. */
+/*
+ * Where a packet from outside goes: filled by ext_to_vm_check. `fdb` may be
+ * set before it (the VM's FDB entry as the caller has it at hand: a copy in
+ * its xdpnet_arp entry); else it is looked up.
+ */
 struct vm_target {
 	const struct router_info *router;
 	const struct fdb_entry *fdb;
@@ -73,8 +78,10 @@ static __always_inline outcome_t ext_icmp_error(struct xdp_md *ctx, const struct
 static __always_inline bool ext_to_vm_check(struct xdp_md *ctx, const struct iphdr *ip, const struct ext_addr *addr,
 					    struct vm_target *t, outcome_t *result)
 {
-	const struct network_info *net;
+	struct port_network net;
+	struct local_port lp;
 	__u32 vni = t->vni;
+	int ret;
 
 	t->router = bpf_map_lookup_elem(&xdpnet_routers, addr->router_id);
 	if (!t->router) {
@@ -90,25 +97,34 @@ static __always_inline bool ext_to_vm_check(struct xdp_md *ctx, const struct iph
 					 REASON_DROP_TTL_EXCEEDED);
 		return true;
 	}
-	net = bpf_map_lookup_elem(&xdpnet_networks, &vni);
-	if (!net) {
-		*result = drop(REASON_DROP_UNKNOWN_VNI);
+	/*
+	 * The VM's FDB entry now, its verdict below in the router's order: a
+	 * local port's entry carries its network's state (port_state.h), which
+	 * saves the lookup of the network.
+	 */
+	if (!t->fdb)
+		t->fdb = fdb_lookup(vni, t->vm_mac);
+	if (t->fdb && t->fdb->kind == FDB_LOCAL && local_port_of(t->fdb, vni, &lp) == 0)
+		ret = port_network_of(vni, lp.net_flags, lp.net_mtu, &net);
+	else
+		ret = port_network_of(vni, 0, 0, &net);
+	if (ret < 0) {
+		*result = drop_from(ret);
 		return true;
 	}
-	if (!(net->flags & NETWORK_F_ADMIN_UP)) {
+	if (!net.up) {
 		*result = drop(REASON_DROP_NETWORK_DOWN);
 		return true;
 	}
-	if (bpf_ntohs(ip->tot_len) > net->mtu) {
+	if (bpf_ntohs(ip->tot_len) > net.mtu) {
 		/* XDP cannot fragment: with DF the sender learns the MTU (RFC 1191), without it the packet is lost. */
 		if (ip->frag_off & bpf_htons(EXT_IP_DF_BIT))
-			*result = ext_icmp_error(ctx, ip, addr, ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, (__u16)net->mtu,
+			*result = ext_icmp_error(ctx, ip, addr, ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, (__u16)net.mtu,
 						 REASON_FWD_ICMP_FRAG_NEEDED, REASON_DROP_EXCEEDS_NETWORK_MTU);
 		else
 			*result = drop(REASON_DROP_EXCEEDS_NETWORK_MTU);
 		return true;
 	}
-	t->fdb = fdb_lookup(vni, t->vm_mac);
 	if (!t->fdb) {
 		*result = drop(REASON_DROP_NO_NEIGHBOR);
 		return true;
@@ -140,7 +156,7 @@ static __always_inline outcome_t ext_to_vm_deliver(struct xdp_md *ctx, struct ip
 	mac_copy(eth->h_source, t->router->mac);
 	switch (t->fdb->kind) {
 	case FDB_LOCAL:
-		return to_local_port(ctx, t->vni, t->fdb->ifindex, local);
+		return to_local_mac(ctx, t->fdb, t->vni, local);
 	case FDB_REMOTE:
 		/* What deliver.h needs of the frame: its length and the flow hash's fields. */
 		f.l2.eth = eth;

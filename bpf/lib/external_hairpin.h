@@ -146,7 +146,8 @@ static __always_inline bool hairpin_check(struct xdp_md *ctx, struct port_frame 
 			*result = drop(REASON_DROP_EXCEEDS_NETWORK_MTU);
 		return true;
 	}
-	t->fdb = fdb_lookup(vni, t->vm_mac);
+	if (!t->fdb) /* else the copy the caller had at hand (vm_target) */
+		t->fdb = fdb_lookup(vni, t->vm_mac);
 	if (!t->fdb) {
 		*result = drop(REASON_DROP_NO_NEIGHBOR);
 		return true;
@@ -178,7 +179,7 @@ static __always_inline outcome_t hairpin_deliver(struct xdp_md *ctx, struct iphd
 /* To the floating IP of `addr`: see the top of this file. */
 static __always_inline outcome_t hairpin_to_floating_ip(struct xdp_md *ctx, struct port_frame *f, __u32 in_vni,
 							const __u8 *router_id, const struct router_info *router,
-							const struct snat_info *snat, const struct fip_out *fip,
+							const struct snat_side *snat, const struct fip_out *fip,
 							const struct ext_addr *addr, const struct underlay_config *ul)
 {
 	void *end = (void *)(long)ctx->data_end;
@@ -197,6 +198,8 @@ static __always_inline outcome_t hairpin_to_floating_ip(struct xdp_md *ctx, stru
 		return drop(REASON_DROP_NO_NEIGHBOR);
 	t.vni = dst->vni;
 	t.vm_mac = neigh->mac;
+	if (neigh->fdb_present)
+		t.fdb = &neigh->fdb;
 	if (hairpin_check(ctx, f, in_vni, router_id, router, addr->router_id, &t, true, &result))
 		return result;
 
@@ -273,7 +276,7 @@ static __always_inline outcome_t hairpin_to_gateway_ip(struct xdp_md *ctx, struc
  */
 static __always_inline outcome_t ext_hairpin(struct xdp_md *ctx, struct port_frame *f, __u32 in_vni,
 					     const __u8 *router_id, const struct router_info *router,
-					     const struct snat_info *snat, const struct fip_out *fip,
+					     const struct snat_side *snat, const struct fip_out *fip,
 					     const struct ext_addr *addr, const struct underlay_config *ul)
 {
 	switch (addr->kind) {

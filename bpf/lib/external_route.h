@@ -31,6 +31,11 @@
  *   IP, 1:1) or else SNAT (snat.h: source := external IP and port), TTL - 1,
  *   MACs := the next hop's, and out of the external NIC (xdpnet_tx_ports).
  *
+ * The router's external side and its external subnet's gateway's MACs come
+ * from the copies the router's FDB entry carries (overlay_maps.h) when it
+ * has them, which saves two lookups per packet; else from xdpnet_snat and
+ * xdpnet_ext_nexthops, with the same decisions.
+ *
  * route.h includes this header at its end: it uses route.h's helpers, and
  * route.h's route_frame() calls route_external().
  */
@@ -69,16 +74,49 @@ static __always_inline struct ext_nexthop *ext_nexthop_lookup(__u32 ifindex, __b
 }
 
 /*
+ * The external side of router `router_id` (into `side`): the copy its
+ * FDB_ROUTER entry `fdb` carries when there is one, which saves the lookup,
+ * else xdpnet_snat's entry. `fdb` may be NULL (none at hand). Returns false
+ * when there is none.
+ */
+static __always_inline bool snat_side_of(const __u8 *router_id, const struct fdb_entry *fdb, struct snat_side *side)
+{
+	struct snat_info *snat;
+
+	if (fdb && fdb->snat_present) {
+		side->external_ip = fdb->snat_external_ip;
+		side->ifindex = fdb->snat_ifindex;
+		side->mtu = fdb->snat_mtu;
+		side->flags = fdb->snat_flags;
+		side->network_type = fdb->snat_network_type;
+		return true;
+	}
+	snat = bpf_map_lookup_elem(&xdpnet_snat, router_id);
+	if (!snat)
+		return false;
+	side->external_ip = snat->external_ip;
+	side->ifindex = snat->ifindex;
+	side->mtu = snat->mtu;
+	side->flags = snat->flags;
+	side->network_type = snat->network_type;
+	return true;
+}
+
+/*
  * Routes the frame `f` (from network `in_vni`, checked by route_frame up to
- * its route) along the external route `route` of `router`. `ul` is for the
+ * its route) along the external route `route` of `router` (`router_id`;
+ * `router_fdb`: its FDB_ROUTER entry the frame was addressed to, or NULL). `ul` is for the
  * tunnel to the gateway node and for a hairpin to a VM behind another VTEP.
  */
 static __always_inline outcome_t route_external(struct xdp_md *ctx, struct port_frame *f, __u32 in_vni,
-						const __u8 *router_id, const struct router_info *router,
-						const struct route_entry *route, const struct underlay_config *ul)
+						const __u8 *router_id, const struct fdb_entry *router_fdb,
+						const struct router_info *router, const struct route_entry *route,
+						const struct underlay_config *ul)
 {
 	struct iphdr *ip = f->ip;
-	struct snat_info *snat;
+	struct snat_side side;
+	struct snat_side *snat = &side;
+	const __u8 *nh_dst, *nh_src;
 	struct ext_nexthop *nh;
 	struct ext_addr *addr;
 	struct fip_out *fip;
@@ -89,8 +127,7 @@ static __always_inline outcome_t route_external(struct xdp_md *ctx, struct port_
 	/* Not the gateway node: to it, unrouted (tunnel_gateway.h); it checks the TTL and the rest. */
 	if (!(route->flags & ROUTE_F_GATEWAY_LOCAL))
 		return to_remote_vtep(ctx, f, in_vni, route->gateway_vtep, ul, REASON_FWD_EXTERNAL_TUNNEL);
-	snat = bpf_map_lookup_elem(&xdpnet_snat, router_id);
-	if (!snat || !(snat->flags & SNAT_F_GATEWAY_LOCAL))
+	if (!snat_side_of(router_id, router_fdb, snat) || !(snat->flags & SNAT_F_GATEWAY_LOCAL))
 		return drop(REASON_DROP_NO_EXTERNAL_SIDE);
 	if (snat->network_type != SNAT_NET_FLAT)
 		return drop(REASON_DROP_EXTERNAL_NETWORK_TYPE);
@@ -123,9 +160,17 @@ static __always_inline outcome_t route_external(struct xdp_md *ctx, struct port_
 		return drop(REASON_DROP_SNAT_DISABLED);
 
 	target = route->nexthop ? route->nexthop : ip->daddr;
-	nh = ext_nexthop_lookup(ifindex, target);
-	if (!nh)
-		return drop(REASON_DROP_NO_EXTERNAL_NEIGHBOR);
+	if (router_fdb && router_fdb->snat_present && router_fdb->ext_nh_present && target == router_fdb->snat_nexthop) {
+		/* The external subnet's gateway, whose MACs the router's FDB entry carries (overlay_maps.h). */
+		nh_dst = router_fdb->ext_nh_dst_mac;
+		nh_src = router_fdb->ext_nh_src_mac;
+	} else {
+		nh = ext_nexthop_lookup(ifindex, target);
+		if (!nh)
+			return drop(REASON_DROP_NO_EXTERNAL_NEIGHBOR);
+		nh_dst = nh->dst_mac;
+		nh_src = nh->src_mac;
+	}
 
 	if (fip)
 		ret = fip_egress(ip, (void *)(long)ctx->data_end, fip);
@@ -133,8 +178,8 @@ static __always_inline outcome_t route_external(struct xdp_md *ctx, struct port_
 		ret = snat_egress(ctx, ip, in_vni, f->l2.eth->h_source, ext_ip);
 	if (ret < 0)
 		return drop_from(ret);
-	mac_copy(f->l2.eth->h_dest, nh->dst_mac);
-	mac_copy(f->l2.eth->h_source, nh->src_mac);
+	mac_copy(f->l2.eth->h_dest, nh_dst);
+	mac_copy(f->l2.eth->h_source, nh_src);
 	if (fip)
 		return redirect_to(ifindex, REASON_FWD_FIP_OUT);
 	return redirect_to(ifindex, ret ? REASON_FWD_SNAT_NEW : REASON_FWD_SNAT);

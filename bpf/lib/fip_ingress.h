@@ -61,6 +61,8 @@ static __always_inline outcome_t fip_ingress(struct xdp_md *ctx, struct iphdr *i
 		return drop(REASON_DROP_NO_NEIGHBOR);
 	t.vni = fip->vni;
 	t.vm_mac = neigh->mac;
+	if (neigh->fdb_present)
+		t.fdb = &neigh->fdb;
 	if (ext_to_vm_check(ctx, ip, addr, &t, &result))
 		return result;
 	if (ip->protocol == IPPROTO_TCP || ip->protocol == IPPROTO_UDP) {

@@ -177,8 +177,10 @@ struct {
  * MAC's entry carries a copy of its port's state (below): the daemon rewrites
  * it whenever it writes the port's entry, and clears it before a port of
  * another network takes the interface, so that a copy, when there, is right.
- * A remote MAC's entry likewise carries a copy of its VTEP's next hop. Both
- * save the fast path a hash lookup per frame.
+ * A remote MAC's entry likewise carries a copy of its VTEP's next hop, and a
+ * router MAC's a copy of its router, of its external side and of its
+ * gateway's MACs (src/dataplane/fdb-copies.ts keeps them all). Each saves
+ * the fast path a hash lookup per frame.
  */
 
 #define FDB_LOCAL 1  /* a port of this node: ifindex */
@@ -219,6 +221,53 @@ struct fdb_entry {
 	 */
 	__u8 nexthop_present;
 	struct vtep_nexthop nexthop;
+	/*
+	 * FDB_LOCAL, with port_present: the port's copy of its network's MTU
+	 * (port_info.net_mtu, meaningful when port_net_flags has
+	 * PORT_NET_F_PRESENT), so that routing into the port needs no lookup of
+	 * the network either. Else zero.
+	 */
+	__u16 port_net_mtu;    /* host */
+	/*
+	 * FDB_ROUTER only, else zero: 1 when router_flags and router_mac are a
+	 * copy of the router's xdpnet_routers entry, which the daemon writes
+	 * into every FDB_ROUTER entry of that router whenever it writes or
+	 * deletes the router's entry (and list repairs), so that routing needs
+	 * no lookup of the router. 0: no copy (no such router, or a writer
+	 * other than the daemon), and the programs look the router up (route.h).
+	 */
+	__u8 router_present;
+	__u8 router_flags;         /* router_info.flags */
+	__u8 router_mac[ETH_ALEN]; /* router_info.mac */
+	/*
+	 * FDB_ROUTER only, else zero: 1 when the snat_* fields below are a copy
+	 * of the router's xdpnet_snat entry (snat_maps.h: what the programs read
+	 * of it), kept like the router's copy (the daemon rewrites it with every
+	 * write or delete of that entry), so that routing out through the
+	 * router's external gateway needs no lookup of it. 0: no copy (no
+	 * entry, or a writer other than the daemon), and the programs look it
+	 * up (external_route.h).
+	 */
+	__u8 snat_present;
+	__u8 snat_flags;           /* snat_info.flags */
+	__u8 snat_network_type;    /* snat_info.network_type */
+	__u8 pad[3];               /* zero */
+	__be32 snat_external_ip;   /* network: snat_info.external_ip */
+	__u32 snat_ifindex;        /* host: snat_info.ifindex */
+	__u32 snat_mtu;            /* host: snat_info.mtu */
+	__be32 snat_nexthop;       /* network: snat_info.nexthop (the external subnet's gateway; 0: none) */
+	/*
+	 * With snat_present, FDB_ROUTER only, else zero: 1 when ext_nh_* are a
+	 * copy of xdpnet_ext_nexthops' entry for (snat_ifindex, snat_nexthop)
+	 * (snat_maps.h), which the daemon rewrites with every write or delete of
+	 * that entry, so that a packet routed out to the external subnet's
+	 * gateway needs no lookup of its MACs. 0: no copy (no entry: the
+	 * programs look it up, and record the miss), or another next hop.
+	 */
+	__u8 ext_nh_present;
+	__u8 ext_nh_dst_mac[ETH_ALEN]; /* ext_nexthop.dst_mac */
+	__u8 ext_nh_src_mac[ETH_ALEN]; /* ext_nexthop.src_mac */
+	__u8 pad2[3];                  /* zero */
 };
 
 struct {
@@ -228,7 +277,14 @@ struct {
 	__type(value, struct fdb_entry);
 } xdpnet_fdb SEC(".maps");
 
-/* --- xdpnet_arp: (VNI, IPv4) -> MAC, for the ARP responder (ports and router interfaces). */
+/*
+ * --- xdpnet_arp: (VNI, IPv4) -> MAC, for the ARP responder (ports and
+ * router interfaces) and the router (the neighbour's MAC). An entry carries
+ * a copy of its MAC's xdpnet_fdb entry on the same network, which the
+ * daemon rewrites after every write or delete of that entry (as it keeps
+ * the fdb entries' own copies: src/dataplane/arp-copies.ts), so that a
+ * routed packet finds where its neighbour lives without an FDB lookup.
+ */
 
 struct arp_key {
 	__u32 vni; /* host */
@@ -237,7 +293,14 @@ struct arp_key {
 
 struct arp_entry {
 	__u8 mac[ETH_ALEN];
-	__u8 pad[2]; /* zero */
+	/*
+	 * 1: `fdb` is a copy of xdpnet_fdb's entry for (this VNI, mac). 0: no
+	 * copy (no such entry, or a writer other than the daemon): the
+	 * programs look it up (route.h).
+	 */
+	__u8 fdb_present;
+	__u8 pad;            /* zero */
+	struct fdb_entry fdb; /* all zero without a copy */
 };
 
 struct {

@@ -49,6 +49,7 @@ struct local_port {
 	__u32 stats_slot; /* port_info.stats_slot */
 	__u8 flags;       /* port_info.flags */
 	__u8 net_flags;   /* port_info.net_flags */
+	__u16 net_mtu;    /* port_info.net_mtu (with PORT_NET_F_PRESENT in net_flags) */
 };
 
 /*
@@ -66,6 +67,7 @@ static __always_inline int local_port_of(const struct fdb_entry *fdb, __u32 vni,
 		lp->stats_slot = fdb->port_stats_slot;
 		lp->flags = fdb->port_flags;
 		lp->net_flags = fdb->port_net_flags;
+		lp->net_mtu = fdb->port_net_mtu;
 		return 0;
 	}
 	ifindex = fdb->ifindex;
@@ -75,6 +77,7 @@ static __always_inline int local_port_of(const struct fdb_entry *fdb, __u32 vni,
 	lp->stats_slot = port->stats_slot;
 	lp->flags = port->flags;
 	lp->net_flags = port->net_flags;
+	lp->net_mtu = port->net_mtu;
 	return 0;
 }
 

@@ -32,6 +32,11 @@
  *   (deliver.h): into a local port, or encapsulated in the destination
  *   network's VNI to the neighbour's VTEP.
  *
+ * The router (MAC, admin state) comes from the copy its FDB_ROUTER entry
+ * carries, the destination network's state from the copy a local port's FDB
+ * entry carries (port_state.h), when they are there: lookups saved, the
+ * same decisions.
+ *
  * An ICMP error is sent only where RFC 1812 4.3.2.7 allows one (icmp.h); where
  * it does not, the frame is dropped under the DROP_ reason of the same cause.
  * Its source is the router's address on the sender's network
@@ -52,6 +57,7 @@
 #include "overlay_maps.h"
 #include "parse.h"
 #include "port_frame.h"
+#include "port_state.h"
 #include "router_maps.h"
 #include "verdict.h"
 
@@ -71,6 +77,30 @@ static __always_inline struct arp_entry *neighbor_lookup(__u32 vni, __be32 ip)
 	struct arp_key key = { .vni = vni, .ip = ip };
 
 	return bpf_map_lookup_elem(&xdpnet_arp, &key);
+}
+
+/*
+ * The router of the FDB_ROUTER entry `fdb`: from the entry's copy of it when
+ * it has one (into `copy`), which saves the lookup, else xdpnet_routers'
+ * entry; NULL when there is none.
+ */
+static __always_inline const struct router_info *router_of(const struct fdb_entry *fdb, struct router_info *copy)
+{
+	if (fdb->router_present) {
+		mac_copy(copy->mac, fdb->router_mac);
+		copy->flags = fdb->router_flags;
+		copy->pad = 0;
+		return copy;
+	}
+	return bpf_map_lookup_elem(&xdpnet_routers, fdb->router_id);
+}
+
+/* The FDB entry of the neighbour `neigh` (an xdpnet_arp entry of network `vni`): its copy, else looked up; NULL: none. */
+static __always_inline const struct fdb_entry *neighbor_fdb(__u32 vni, const struct arp_entry *neigh)
+{
+	if (neigh->fdb_present)
+		return &neigh->fdb;
+	return fdb_lookup(vni, neigh->mac);
 }
 
 /* TTL - 1, and the header checksum with it (RFC 1624 on the TTL/protocol word). */
@@ -136,13 +166,14 @@ static __always_inline outcome_t to_router(struct xdp_md *ctx, const struct port
 
 /* A route through the external gateway: external_route.h, included at the end of this file. */
 static __always_inline outcome_t route_external(struct xdp_md *ctx, struct port_frame *f, __u32 in_vni,
-						const __u8 *router_id, const struct router_info *router,
-						const struct route_entry *route, const struct underlay_config *ul);
+						const __u8 *router_id, const struct fdb_entry *router_fdb,
+						const struct router_info *router, const struct route_entry *route,
+						const struct underlay_config *ul);
 
 /*
  * Routes the frame `f` (parsed, from a port of network `in_vni`, its
- * destination MAC the router `router_id`'s). `ul` is this node's underlay,
- * for a destination behind another VTEP.
+ * destination MAC the router's: `router_fdb`, its FDB_ROUTER entry). `ul`
+ * is this node's underlay, for a destination behind another VTEP.
  *
  * Out of line (a BPF-to-BPF call): routed frames are the rarer kind, and
  * inlined, this function (ICMP errors, SNAT, its own encapsulation) made
@@ -153,18 +184,22 @@ static __always_inline outcome_t route_external(struct xdp_md *ctx, struct port_
  * pays one call.
  */
 static __out_of_line outcome_t route_frame(struct xdp_md *ctx, struct port_frame *f, __u32 in_vni,
-					    const __u8 *router_id, const struct underlay_config *ul)
+					    const struct fdb_entry *router_fdb, const struct underlay_config *ul)
 {
-	struct router_info *router;
+	const __u8 *router_id = router_fdb->router_id;
+	const struct router_info *router;
+	struct router_info router_copy;
 	struct route_entry *route;
-	struct network_info *net;
+	struct port_network net;
+	struct local_port lp;
 	struct arp_entry *neigh;
-	struct fdb_entry *fdb;
+	const struct fdb_entry *fdb = NULL;
 	struct iphdr *ip = f->ip;
 	__be32 target;
 	__u32 vni;
+	int ret;
 
-	router = bpf_map_lookup_elem(&xdpnet_routers, router_id);
+	router = router_of(router_fdb, &router_copy);
 	if (!router)
 		return drop(REASON_DROP_ROUTING_NOT_IMPLEMENTED);
 	if (!(router->flags & ROUTER_F_ADMIN_UP))
@@ -191,7 +226,7 @@ static __out_of_line outcome_t route_frame(struct xdp_md *ctx, struct port_frame
 		target = route->nexthop;
 		break;
 	case ROUTE_EXTERNAL:
-		return route_external(ctx, f, in_vni, router_id, router, route, ul);
+		return route_external(ctx, f, in_vni, router_id, router_fdb, router, route, ul);
 	default:
 		return drop(REASON_DROP_NO_ROUTE); /* a kind this program does not know routes nowhere */
 	}
@@ -211,25 +246,32 @@ static __out_of_line outcome_t route_frame(struct xdp_md *ctx, struct port_frame
 							      REASON_FWD_ICMP_TIME_EXCEEDED, REASON_DROP_TTL_EXCEEDED });
 	}
 
-	net = bpf_map_lookup_elem(&xdpnet_networks, &vni);
-	if (!net)
-		return drop(REASON_DROP_UNKNOWN_VNI);
-	if (!(net->flags & NETWORK_F_ADMIN_UP))
+	/*
+	 * The neighbour's FDB entry now, its verdict below in Linux's order: a
+	 * local port's entry carries its network's state (port_state.h), which
+	 * saves the lookup of the network.
+	 */
+	if (neigh)
+		fdb = neighbor_fdb(vni, neigh);
+	if (fdb && fdb->kind == FDB_LOCAL && local_port_of(fdb, vni, &lp) == 0)
+		ret = port_network_of(vni, lp.net_flags, lp.net_mtu, &net);
+	else
+		ret = port_network_of(vni, 0, 0, &net);
+	if (ret < 0)
+		return drop_from(ret);
+	if (!net.up)
 		return drop(REASON_DROP_NETWORK_DOWN);
-	if (f->l3_len > net->mtu) {
+	if (f->l3_len > net.mtu) {
 		/* XDP cannot fragment: with DF the sender learns the MTU (RFC 1191), without it the packet is lost. */
 		if (!(ip->frag_off & bpf_htons(IP_DF_BIT)))
 			return drop(REASON_DROP_EXCEEDS_NETWORK_MTU);
 		return route_icmp_error(ctx, f, router_id, router, in_vni,
-					(struct route_error){ ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, (__u16)net->mtu,
+					(struct route_error){ ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, (__u16)net.mtu,
 							      REASON_FWD_ICMP_FRAG_NEEDED,
 							      REASON_DROP_EXCEEDS_NETWORK_MTU });
 	}
 
-	if (!neigh)
-		return drop(REASON_DROP_NO_NEIGHBOR);
-	fdb = fdb_lookup(vni, neigh->mac);
-	if (!fdb)
+	if (!neigh || !fdb)
 		return drop(REASON_DROP_NO_NEIGHBOR);
 	if (fdb->kind == FDB_ROUTER)
 		return drop(REASON_DROP_NEXTHOP_IS_ROUTER);
@@ -241,7 +283,7 @@ static __out_of_line outcome_t route_frame(struct xdp_md *ctx, struct port_frame
 	switch (fdb->kind) {
 	case FDB_LOCAL:
 		/* Back into the sending port too, if that is where the destination is: a router may. */
-		return to_local_port(ctx, vni, fdb->ifindex, REASON_FWD_ROUTED_LOCAL);
+		return to_local_mac(ctx, fdb, vni, REASON_FWD_ROUTED_LOCAL);
 	case FDB_REMOTE:
 		return to_remote_mac(ctx, f, vni, fdb, ul, REASON_FWD_ROUTED_ENCAP);
 	default:

@@ -63,6 +63,18 @@ struct snat_info {
 	__u8 physical_network[SNAT_PHYSNET_LEN]; /* the name, zero-padded; all zero: none (VXLAN) */
 };
 
+/*
+ * What the programs read of a router's snat_info: from the copy its
+ * FDB_ROUTER entries carry (overlay_maps.h) or from its entry here.
+ */
+struct snat_side {
+	__be32 external_ip; /* network */
+	__u32 ifindex;      /* host */
+	__u32 mtu;          /* host */
+	__u8 flags;         /* SNAT_F_* */
+	__u8 network_type;  /* SNAT_NET_* */
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384); /* as xdpnet_routers */

@@ -79,7 +79,7 @@ static __always_inline outcome_t route_tunnelled(struct xdp_md *ctx, struct port
 	}
 	if (route->kind != ROUTE_EXTERNAL || !(route->flags & ROUTE_F_GATEWAY_LOCAL))
 		return drop(REASON_DROP_TUNNEL_NOT_GATEWAY);
-	return route_external(ctx, f, vni, router_id, router, route, ul);
+	return route_external(ctx, f, vni, router_id, NULL, router, route, ul);
 }
 
 /*
@@ -104,7 +104,7 @@ static __always_inline outcome_t tunnel_back(struct xdp_md *ctx, __u32 vni, cons
 		return drop(REASON_DROP_UNKNOWN_DESTINATION);
 	switch (fdb->kind) {
 	case FDB_LOCAL:
-		return to_local_port(ctx, vni, fdb->ifindex, reason);
+		return to_local_mac(ctx, fdb, vni, reason);
 	case FDB_REMOTE:
 		return to_remote_mac(ctx, &f, vni, fdb, ul, reason);
 	default:

@@ -50,10 +50,14 @@
 // values; a resync event or the periodic refresh re-reads every neighbour of
 // every NIC, repairs the map entry by entry, and (once the routers have been
 // listed) deletes map entries and neighbour entries of ours that nothing
-// wants. Map entries are written only when their bytes change.
+// wants. Map entries are written only when their bytes change; after each
+// write or delete the listeners of onNexthopChanged() are told which entry
+// (routers' fdb entries carry a copy of their gateway's: fdb-copies.ts;
+// tables.ts wires them).
 
 import { isIPv4 } from 'node:net';
 import type { RouteKey, RouteValue } from '../reconciler/tables.js';
+import { extNexthopKey } from './layouts.js';
 import type { BpfMap } from './maps.js';
 import type { NetlinkEvent, NetlinkEvents, NetlinkLogger } from './netlink-events.js';
 import type { NeighborEntry } from './netlink-neighbor.js';
@@ -135,6 +139,8 @@ export class ExternalNexthops implements ExternalSideSink, RouteObserver {
   /** setRouters has been called: the routers are known, so what nothing wants can go. */
   private retained = false;
   private onLinkFullWarned = false;
+  /** Told (ifindex, ip) after each write or delete of an xdpnet_ext_nexthops entry (router MACs' fdb entries copy their gateway's). */
+  private readonly changeListeners: ((ifindex: number, ip: string) => void)[] = [];
 
   // Pending work, drained by one loop at a time (one netlink request at a time).
   private dirty = false;
@@ -168,6 +174,27 @@ export class ExternalNexthops implements ExternalSideSink, RouteObserver {
       if (v !== undefined && (!Number.isInteger(v) || v < 0)) throw new RangeError(`${name} must be an integer >= 0, got ${v}`);
     }
     return new ExternalNexthops(opts, RtNetlink.open());
+  }
+
+  /** `listener` is called with (ifindex, ip) after each write or delete of an xdpnet_ext_nexthops entry, synchronously. */
+  onNexthopChanged(listener: (ifindex: number, ip: string) => void): void {
+    this.changeListeners.push(listener);
+  }
+
+  private mapUpdate(key: Buffer, value: Buffer): void {
+    this.opts.map.update(key, value);
+    this.entryChanged(key);
+  }
+
+  private mapDelete(key: Buffer): void {
+    this.opts.map.delete(key);
+    this.entryChanged(key);
+  }
+
+  private entryChanged(key: Buffer): void {
+    if (this.changeListeners.length === 0 || key.length !== extNexthopKey.size) return;
+    const k = extNexthopKey.decode(key);
+    for (const listener of this.changeListeners) listener(k.ifindex, k.ip);
   }
 
   // ------------------------------------------------------------------ inputs
@@ -471,10 +498,10 @@ export class ExternalNexthops implements ExternalSideSink, RouteObserver {
         try {
           k = decodeExtNexthop({ key: Buffer.from(key), value: Buffer.from(value) }).key;
         } catch {
-          this.opts.map.delete(Buffer.from(key));
+          this.mapDelete(Buffer.from(key));
           continue;
         }
-        if (!this.targets.has(keyOf(k.ifindex, k.ip))) this.opts.map.delete(Buffer.from(key));
+        if (!this.targets.has(keyOf(k.ifindex, k.ip))) this.mapDelete(Buffer.from(key));
       }
     }
   }
@@ -519,7 +546,7 @@ export class ExternalNexthops implements ExternalSideSink, RouteObserver {
     const w = encodeExtNexthop({ ifindex: t.ifindex, ip: t.ip }, { dstMac: e.mac, srcMac });
     try {
       const current = this.opts.map.lookup(w.key);
-      if (!current?.equals(w.value)) this.opts.map.update(w.key, w.value);
+      if (!current?.equals(w.value)) this.mapUpdate(w.key, w.value);
     } catch (err) {
       this.opts.logger.error({ err, ip: t.ip }, 'external next hops: cannot write xdpnet_ext_nexthops');
       return;
@@ -534,7 +561,8 @@ export class ExternalNexthops implements ExternalSideSink, RouteObserver {
   private deleteEntry(ifindex: number, ip: string): void {
     if (!isIPv4(ip)) return;
     try {
-      this.opts.map.delete(extNexthopMapKey({ ifindex, ip }));
+      const key = extNexthopMapKey({ ifindex, ip });
+      if (this.opts.map.lookup(key)) this.mapDelete(key);
     } catch (err) {
       this.opts.logger.error({ err, ip }, 'external next hops: cannot delete from xdpnet_ext_nexthops');
     }

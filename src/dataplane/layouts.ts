@@ -145,6 +145,22 @@ export const fdbEntry = struct<FdbEntry>('fdb_entry', {
   port_net_flags: u8,
   nexthop_present: u8,
   nexthop: vtepNexthop,
+  port_net_mtu: u16,
+  router_present: u8,
+  router_flags: u8,
+  router_mac: mac,
+  snat_present: u8,
+  snat_flags: u8,
+  snat_network_type: u8,
+  pad: bytes(3),
+  snat_external_ip: ipv4,
+  snat_ifindex: u32,
+  snat_mtu: u32,
+  snat_nexthop: ipv4,
+  ext_nh_present: u8,
+  ext_nh_dst_mac: mac,
+  ext_nh_src_mac: mac,
+  pad2: bytes(3),
 });
 export interface FdbEntry {
   /** FDB_* */
@@ -168,6 +184,40 @@ export interface FdbEntry {
   nexthop_present: number;
   /** FDB_REMOTE: that copy (all zero without one); else all zero. */
   nexthop: VtepNexthop;
+  /** FDB_LOCAL with port_present: the port's net_mtu (its copy of its network's MTU); else 0. */
+  port_net_mtu: number;
+  /**
+   * FDB_ROUTER: 1 when router_flags and router_mac are a copy of the
+   * router's xdpnet_routers entry; else 0 (and they are zero).
+   */
+  router_present: number;
+  router_flags: number;
+  router_mac: string;
+  /**
+   * FDB_ROUTER: 1 when the snat_* fields are a copy of the router's
+   * xdpnet_snat entry (what the programs read of it); else 0 (and they are
+   * zero).
+   */
+  snat_present: number;
+  snat_flags: number;
+  snat_network_type: number;
+  /** Zero. */
+  pad: Buffer;
+  snat_external_ip: string;
+  snat_ifindex: number;
+  snat_mtu: number;
+  /** The external subnet's gateway (snat_info.nexthop; 0.0.0.0: none). */
+  snat_nexthop: string;
+  /**
+   * FDB_ROUTER with snat_present: 1 when ext_nh_* are a copy of
+   * xdpnet_ext_nexthops' entry for (snat_ifindex, snat_nexthop); else 0
+   * (and they are zero).
+   */
+  ext_nh_present: number;
+  ext_nh_dst_mac: string;
+  ext_nh_src_mac: string;
+  /** Zero. */
+  pad2: Buffer;
 }
 
 /** xdpnet_arp key and value. */
@@ -176,10 +226,13 @@ export interface ArpKey {
   vni: number;
   ip: string;
 }
-export const arpEntry = struct<ArpEntry>('arp_entry', { mac, pad: bytes(2) });
+export const arpEntry = struct<ArpEntry>('arp_entry', { mac, fdb_present: u8, pad: u8, fdb: fdbEntry });
 export interface ArpEntry {
   mac: string;
-  pad: Buffer;
+  /** 1 when `fdb` is a copy of xdpnet_fdb's entry for (this key's VNI, mac); else 0 (and `fdb` is all zero). */
+  fdb_present: number;
+  pad: number;
+  fdb: FdbEntry;
 }
 
 /** xdpnet_flood value (key: VNI, `u32`). */

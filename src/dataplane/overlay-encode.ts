@@ -61,6 +61,7 @@ import {
   PORT_SRC_ALLOWED_PAIR,
   PORT_SRC_FIXED_IP,
   PORT_SRC_PREFIX_BITS,
+  type ArpEntry,
   arpEntry,
   arpKey,
   type FdbEntry,
@@ -73,6 +74,9 @@ import {
   portInfo,
   portSrcKey,
   portSrcValue,
+  routerInfo,
+  snatInfo,
+  extNexthop,
 } from './layouts.js';
 
 // ---------------------------------------------------------------------------
@@ -194,6 +198,7 @@ export class OverlayCodecError extends DataplaneError {
 
 const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 const PAD2 = Buffer.alloc(2);
+const PAD3 = Buffer.alloc(3);
 const ZERO16 = Buffer.alloc(16);
 const ANY = '0.0.0.0';
 
@@ -247,7 +252,7 @@ function canonicalCidr(text: string): { ip: string; prefixLength: number } {
   return { ip: text.slice(0, text.indexOf('/')), prefixLength: c.prefixLength };
 }
 
-function expectSize(map: OverlayMapName | 'xdpnet_nexthops', part: 'key' | 'value', buf: Buffer, size: number): void {
+function expectSize(map: OverlayMapName | 'xdpnet_nexthops' | 'xdpnet_routers' | 'xdpnet_snat' | 'xdpnet_ext_nexthops', part: 'key' | 'value', buf: Buffer, size: number): void {
   if (buf.length !== size) throw new OverlayCodecError(`${map}: a ${part} is ${size} bytes, got ${buf.length}`);
 }
 
@@ -478,12 +483,80 @@ export function decodeLocalPorts(ports: readonly RawEntry[], portSrc: readonly R
  * is none). No copy unless that entry is on the same network as the MAC; the
  * programs then look the port up themselves (bpf/lib/port_state.h).
  */
-function fdbPortFields(vni: number, port: Buffer | undefined): Pick<FdbEntry, 'port_stats_slot' | 'port_present' | 'port_flags' | 'port_net_flags'> {
-  if (port === undefined) return { port_stats_slot: 0, port_present: 0, port_flags: 0, port_net_flags: 0 };
+type FdbPortFields = Pick<FdbEntry, 'port_stats_slot' | 'port_present' | 'port_flags' | 'port_net_flags' | 'port_net_mtu'>;
+const NO_PORT: FdbPortFields = { port_stats_slot: 0, port_present: 0, port_flags: 0, port_net_flags: 0, port_net_mtu: 0 };
+
+function fdbPortFields(vni: number, port: Buffer | undefined): FdbPortFields {
+  if (port === undefined) return NO_PORT;
   expectSize('xdpnet_ports', 'value', port, portInfo.size);
   const info = portInfo.decode(port);
-  if (info.vni !== vni) return { port_stats_slot: 0, port_present: 0, port_flags: 0, port_net_flags: 0 };
-  return { port_stats_slot: info.stats_slot, port_present: 1, port_flags: info.flags, port_net_flags: info.net_flags };
+  if (info.vni !== vni) return NO_PORT;
+  return { port_stats_slot: info.stats_slot, port_present: 1, port_flags: info.flags, port_net_flags: info.net_flags, port_net_mtu: info.net_mtu };
+}
+
+type FdbRouterFields = Pick<FdbEntry, 'router_present' | 'router_flags' | 'router_mac'>;
+const NO_ROUTER: FdbRouterFields = { router_present: 0, router_flags: 0, router_mac: '00:00:00:00:00:00' };
+type FdbSnatFields = Pick<
+  FdbEntry,
+  'snat_present' | 'snat_flags' | 'snat_network_type' | 'snat_external_ip' | 'snat_ifindex' | 'snat_mtu' | 'snat_nexthop' | 'ext_nh_present' | 'ext_nh_dst_mac' | 'ext_nh_src_mac'
+>;
+const NO_MAC = '00:00:00:00:00:00';
+const NO_SNAT: FdbSnatFields = {
+  snat_present: 0,
+  snat_flags: 0,
+  snat_network_type: 0,
+  snat_external_ip: ANY,
+  snat_ifindex: 0,
+  snat_mtu: 0,
+  snat_nexthop: ANY,
+  ext_nh_present: 0,
+  ext_nh_dst_mac: NO_MAC,
+  ext_nh_src_mac: NO_MAC,
+};
+
+/** The xdpnet_ext_nexthops key of the external subnet's gateway of an xdpnet_snat value, or undefined (none). */
+export function snatGatewayKeyOf(snat: Buffer): { ifindex: number; ip: string } | undefined {
+  expectSize('xdpnet_snat', 'value', snat, snatInfo.size);
+  const info = snatInfo.decode(snat);
+  return info.ifindex === 0 || info.nexthop === ANY ? undefined : { ifindex: info.ifindex, ip: info.nexthop };
+}
+
+/**
+ * What a router MAC's entry carries of its router: the xdpnet_routers value
+ * (`router`; undefined while there is none, and the programs then look it
+ * up and find none: bpf/lib/route.h router_of), what the programs read
+ * of its xdpnet_snat value (`snat`, likewise: bpf/lib/external_route.h
+ * snat_side_of) and, with it, the xdpnet_ext_nexthops value of the external
+ * subnet's gateway it names (`gateway`: snatGatewayKeyOf's entry).
+ */
+function fdbRouterFields(router: Buffer | undefined, snat: Buffer | undefined, gateway: Buffer | undefined): FdbRouterFields & FdbSnatFields {
+  let r = NO_ROUTER;
+  if (router !== undefined) {
+    expectSize('xdpnet_routers', 'value', router, routerInfo.size);
+    const info = routerInfo.decode(router);
+    r = { router_present: 1, router_flags: info.flags, router_mac: info.mac };
+  }
+  let n = NO_SNAT;
+  if (snat !== undefined) {
+    expectSize('xdpnet_snat', 'value', snat, snatInfo.size);
+    const info = snatInfo.decode(snat);
+    n = {
+      ...NO_SNAT,
+      snat_present: 1,
+      snat_flags: info.flags,
+      snat_network_type: info.network_type,
+      snat_external_ip: info.external_ip,
+      snat_ifindex: info.ifindex,
+      snat_mtu: info.mtu,
+      snat_nexthop: info.nexthop,
+    };
+    if (gateway !== undefined && snatGatewayKeyOf(snat) !== undefined) {
+      expectSize('xdpnet_ext_nexthops', 'value', gateway, extNexthop.size);
+      const nh = extNexthop.decode(gateway);
+      n = { ...n, ext_nh_present: 1, ext_nh_dst_mac: nh.dst_mac, ext_nh_src_mac: nh.src_mac };
+    }
+  }
+  return { ...r, ...n };
 }
 
 const NO_NEXTHOP: Pick<FdbEntry, 'nexthop_present' | 'nexthop'> = {
@@ -508,6 +581,12 @@ export interface FdbCopies {
   port?: Buffer | undefined;
   /** For a remote location: the VTEP's xdpnet_nexthops value (undefined: none resolved). */
   nexthop?: Buffer | undefined;
+  /** For a router location: the router's xdpnet_routers value (undefined: none there). */
+  router?: Buffer | undefined;
+  /** For a router location: the router's xdpnet_snat value (undefined: none there). */
+  snat?: Buffer | undefined;
+  /** For a router location with `snat`: the xdpnet_ext_nexthops value of its gateway (snatGatewayKeyOf; undefined: none). */
+  gateway?: Buffer | undefined;
 }
 
 /**
@@ -517,24 +596,33 @@ export interface FdbCopies {
 export function encodeFdb(key: FdbKey, value: FdbValue, resolve: IfindexOf, copies: FdbCopies = {}): MapWrite {
   const what = `fdb ${key.vni}/${key.macAddress}`;
   const loc = value.location;
-  const none = { port_stats_slot: 0, port_present: 0, port_flags: 0, port_net_flags: 0, ...NO_NEXTHOP };
+  const none = { ...NO_PORT, ...NO_NEXTHOP, ...NO_ROUTER, ...NO_SNAT, pad: PAD3, pad2: PAD3 };
   const entry: FdbEntry =
     loc.kind === 'local'
       ? { kind: FDB_LOCAL, ifindex: ifindexOf(resolve, loc.interfaceName), vtep_ip: ANY, router_id: ZERO16, ...none, ...fdbPortFields(key.vni, copies.port) }
       : loc.kind === 'remote'
         ? { kind: FDB_REMOTE, ifindex: 0, vtep_ip: loc.vtepIp, router_id: ZERO16, ...none, ...fdbNexthopFields(copies.nexthop) }
-        : { kind: FDB_ROUTER, ifindex: 0, vtep_ip: ANY, router_id: uuidBytes(loc.routerId), ...none };
+        : { kind: FDB_ROUTER, ifindex: 0, vtep_ip: ANY, router_id: uuidBytes(loc.routerId), ...none, ...fdbRouterFields(copies.router, copies.snat, copies.gateway) };
   return { map: 'xdpnet_fdb', key: fdbMapKey(key), value: codecStep(what, () => fdbEntry.encode(entry)) };
 }
 
-/** Where an xdpnet_fdb value points, for the copies it carries: a local MAC's interface, a remote MAC's VTEP. */
-export type FdbTarget = { kind: 'local'; ifindex: number } | { kind: 'remote'; vtep: string } | undefined;
+/** Where an xdpnet_fdb value points, for the copies it carries: a local MAC's interface, a remote MAC's VTEP, a router MAC's router. */
+export type FdbTarget =
+  | { kind: 'local'; ifindex: number }
+  | { kind: 'remote'; vtep: string }
+  /** `gateway`: the external next hop whose copy it may carry ("ifindex/ip", from its copy of the router's external side), if any. */
+  | { kind: 'router'; routerId: string; gateway?: string }
+  | undefined;
 
 export function fdbTargetOf(value: Buffer): FdbTarget {
   expectSize('xdpnet_fdb', 'value', value, fdbEntry.size);
   const v = fdbEntry.decode(value);
   if (v.kind === FDB_LOCAL) return { kind: 'local', ifindex: v.ifindex };
   if (v.kind === FDB_REMOTE) return { kind: 'remote', vtep: v.vtep_ip };
+  if (v.kind === FDB_ROUTER) {
+    const gateway = v.snat_present && v.snat_ifindex !== 0 && v.snat_nexthop !== ANY ? `${v.snat_ifindex}/${v.snat_nexthop}` : undefined;
+    return gateway === undefined ? { kind: 'router', routerId: uuidText(v.router_id) } : { kind: 'router', routerId: uuidText(v.router_id), gateway };
+  }
   return undefined;
 }
 
@@ -561,6 +649,18 @@ export function withFdbNexthop(value: Buffer, nexthop: Buffer | undefined): Buff
   return codecStep('xdpnet_fdb', () => fdbEntry.encode({ ...v, ...fdbNexthopFields(nexthop) }));
 }
 
+/**
+ * A router MAC's entry (an xdpnet_fdb value) with its copies of `router`,
+ * `snat` and `gateway` (its router's xdpnet_routers and xdpnet_snat values,
+ * its gateway's xdpnet_ext_nexthops value: encodeFdb; or undefined).
+ */
+export function withFdbRouter(value: Buffer, router: Buffer | undefined, snat: Buffer | undefined, gateway?: Buffer | undefined): Buffer {
+  expectSize('xdpnet_fdb', 'value', value, fdbEntry.size);
+  const v = fdbEntry.decode(value);
+  if (v.kind !== FDB_ROUTER) return value;
+  return codecStep('xdpnet_fdb', () => fdbEntry.encode({ ...v, ...fdbRouterFields(router, snat, gateway) }));
+}
+
 export function decodeFdb(entry: RawEntry, resolve: InterfaceNameOf): DataplaneEntry<'fdb'> {
   expectSize('xdpnet_fdb', 'key', entry.key, fdbKey.size);
   expectSize('xdpnet_fdb', 'value', entry.value, fdbEntry.size);
@@ -582,9 +682,41 @@ export function decodeFdb(entry: RawEntry, resolve: InterfaceNameOf): DataplaneE
 // ---------------------------------------------------------------------------
 // arp -> xdpnet_arp
 
-export function encodeArp(key: ArpKey, value: ArpValue): MapWrite {
+/** No copy of an fdb entry (all zero). */
+const NO_FDB = (): FdbEntry => fdbEntry.decode(Buffer.alloc(fdbEntry.size));
+
+function arpFdbFields(fdb: Buffer | undefined): Pick<ArpEntry, 'fdb_present' | 'fdb'> {
+  if (fdb === undefined) return { fdb_present: 0, fdb: NO_FDB() };
+  expectSize('xdpnet_fdb', 'value', fdb, fdbEntry.size);
+  return { fdb_present: 1, fdb: fdbEntry.decode(fdb) };
+}
+
+/**
+ * An ARP entry with the copy `copies.fdb` gives it: the xdpnet_fdb value of
+ * its MAC on its network (arpFdbKeyOf; undefined: none there, and the
+ * programs look it up and find none).
+ */
+export function encodeArp(key: ArpKey, value: ArpValue, copies: { fdb?: Buffer | undefined } = {}): MapWrite {
   const what = `arp ${key.vni}/${key.ipAddress}`;
-  return { map: 'xdpnet_arp', key: arpMapKey(key), value: codecStep(what, () => arpEntry.encode({ mac: value.macAddress, pad: PAD2 })) };
+  return {
+    map: 'xdpnet_arp',
+    key: arpMapKey(key),
+    value: codecStep(what, () => arpEntry.encode({ mac: value.macAddress, pad: 0, ...arpFdbFields(copies.fdb) })),
+  };
+}
+
+/** The xdpnet_fdb key an ARP entry (key and value as in xdpnet_arp) copies: its MAC on its network. */
+export function arpFdbKeyOf(key: Buffer, value: Buffer): Buffer {
+  expectSize('xdpnet_arp', 'key', key, arpKey.size);
+  expectSize('xdpnet_arp', 'value', value, arpEntry.size);
+  return fdbMapKey({ vni: arpKey.decode(key).vni, macAddress: arpEntry.decode(value).mac });
+}
+
+/** An ARP entry (an xdpnet_arp value) with its copy of `fdb` (the xdpnet_fdb value of its MAC, or undefined). */
+export function withArpFdb(value: Buffer, fdb: Buffer | undefined): Buffer {
+  expectSize('xdpnet_arp', 'value', value, arpEntry.size);
+  const v = arpEntry.decode(value);
+  return codecStep('xdpnet_arp', () => arpEntry.encode({ ...v, ...arpFdbFields(fdb) }));
 }
 
 export function decodeArp(entry: RawEntry): DataplaneEntry<'arp'> {

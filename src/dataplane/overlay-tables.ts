@@ -33,8 +33,17 @@
 //   network takes the interface (so no frame of the old network is ever
 //   delivered into it). A remote MAC's entry carries a copy of its VTEP's
 //   next hop, rewritten whenever the next hop is (nexthopChanged(), called by
-//   xdpnet_nexthops' writer). fdb-copies.ts keeps both; list('fdb') repairs
-//   the copies where they are wrong.
+//   xdpnet_nexthops' writer). A router MAC's entry carries a copy of its
+//   router (xdpnet_routers), of its external side (xdpnet_snat) and of its
+//   external subnet's gateway's MACs (xdpnet_ext_nexthops), rewritten
+//   whenever one of those entries is (routerChanged(), called after
+//   RouterTables' and SnatTables' writes; extNexthopChanged(), after
+//   ExternalNexthops': tables.ts wires them). fdb-copies.ts keeps them all; list('fdb') repairs the copies where
+//   they are wrong.
+// - An ARP entry carries a copy of its MAC's fdb entry on its network
+//   (arp-copies.ts): written with the entry, rewritten after every write or
+//   delete of that fdb entry here (its own copies' rewrites included), and
+//   put right by list('arp').
 
 import { DataplaneError, type DataplaneEntry } from '../reconciler/dataplane.js';
 import type { TableKey, TableName, TableValue } from '../reconciler/tables.js';
@@ -71,6 +80,7 @@ import {
   txPortWrite,
   withPortExtras,
 } from './overlay-encode.js';
+import { ArpCopies } from './arp-copies.js';
 import { FdbCopies } from './fdb-copies.js';
 import type { MapHandle, PinnedMaps } from './pinned-maps.js';
 import type { PortPrograms } from './port-programs.js';
@@ -105,6 +115,13 @@ export const PORT_STATS_MAP = 'xdpnet_port_stats';
 /** The underlay next hops (nexthops.ts writes them); remote MACs' fdb entries carry copies. */
 const NEXTHOPS_MAP = 'xdpnet_nexthops';
 
+/** The routers (router-tables.ts writes them); router MACs' fdb entries carry copies. */
+const ROUTERS_MAP = 'xdpnet_routers';
+/** The routers' external sides (snat-tables.ts writes them); router MACs' fdb entries carry copies too. */
+const SNAT_MAP = 'xdpnet_snat';
+/** The external next hops (external-nexthops.ts writes them); router MACs' fdb entries carry their gateway's. */
+const EXT_NEXTHOPS_MAP = 'xdpnet_ext_nexthops';
+
 /** A name no interface can have (whitespace and ':'), for an ifindex that names none. */
 export const goneName = (ifindex: number): string => `ifindex ${ifindex}: gone`;
 
@@ -138,6 +155,8 @@ export class OverlayTables {
   private slotCursor = 1;
   /** The copies fdb entries carry of ports and next hops. */
   private readonly copies: FdbCopies;
+  /** The copies ARP entries carry of their MACs' fdb entries. */
+  private readonly arpCopies: ArpCopies;
 
   constructor(
     private readonly parts: OverlayParts,
@@ -149,10 +168,14 @@ export class OverlayTables {
     if (this.stats && this.stats.info.keySize !== u32.size) {
       throw new Error(`${PORT_STATS_MAP}: expected a 4-byte slot key, the map has ${this.stats.info.keySize} bytes`);
     }
+    this.arpCopies = new ArpCopies({ arp: this.map.xdpnet_arp, fdb: this.map.xdpnet_fdb, write: (w) => this.write(w), logger: parts.logger });
     this.copies = new FdbCopies({
       fdb: this.map.xdpnet_fdb,
       ports: this.map.xdpnet_ports,
       nexthops: parts.maps.get(NEXTHOPS_MAP),
+      routers: parts.maps.get(ROUTERS_MAP),
+      snat: parts.maps.get(SNAT_MAP),
+      extNexthops: parts.maps.get(EXT_NEXTHOPS_MAP),
       write: (w) => this.write(w),
       logger: parts.logger,
     });
@@ -169,6 +192,40 @@ export class OverlayTables {
       // Not the next hop writer's problem: the next list('fdb') repairs the copies.
       this.parts.logger.warn({ err, vtep }, 'cannot copy an underlay next hop into the fdb entries behind it');
     }
+  }
+
+  /**
+   * Tells the tables that xdpnet_routers' or xdpnet_snat's entry for
+   * `routerId` was just written or deleted: the router's MACs get the new
+   * copies (or lose theirs).
+   */
+  routerChanged(routerId: string): void {
+    try {
+      this.copies.routerChanged(routerId);
+    } catch (err) {
+      // Not the router writer's problem: the next list('fdb') repairs the copies.
+      this.parts.logger.warn({ err, routerId }, 'cannot copy a router into its fdb entries');
+    }
+  }
+
+  /**
+   * Tells the tables that xdpnet_ext_nexthops' entry for (`ifindex`, `ip`)
+   * was just written or deleted: the MACs of the routers whose gateway it
+   * is get the new copy (or lose theirs).
+   */
+  extNexthopChanged(ifindex: number, ip: string): void {
+    try {
+      this.copies.extNexthopChanged(ifindex, ip);
+    } catch (err) {
+      // Not the next hop writer's problem: the next list('fdb') repairs the copies.
+      this.parts.logger.warn({ err, ifindex, ip }, 'cannot copy an external next hop into the fdb entries of its routers');
+    }
+  }
+
+  /** The copies a router MAC's entry written now carries. */
+  private routerCopies(routerId: string): { router?: Buffer; snat?: Buffer; gateway?: Buffer } {
+    const snat = this.copies.snatOf(routerId);
+    return { router: this.copies.routerOf(routerId), snat, gateway: this.copies.gatewayOf(snat) };
   }
 
   handles(table: TableName): table is OverlayTable {
@@ -188,8 +245,14 @@ export class OverlayTables {
         this.write(w);
         return this.setPortNetworks((key as TableKey<'networks'>).vni, portNetworkOf(w.value));
       }
-      case 'arp':
-        return this.write(encodeArp(key as TableKey<'arp'>, value as TableValue<'arp'>));
+      case 'arp': {
+        const k = key as TableKey<'arp'>;
+        const v = value as TableValue<'arp'>;
+        const w = encodeArp(k, v, { fdb: this.arpCopies.fdbOf(fdbMapKey({ vni: k.vni, macAddress: v.macAddress })) });
+        this.write(w);
+        this.arpCopies.written(w.key, w.value);
+        return;
+      }
       case 'fdb': {
         const v = value as TableValue<'fdb'>;
         if (v.location.kind === 'local') await interfaces.ensure([v.location.interfaceName]);
@@ -200,7 +263,7 @@ export class OverlayTables {
             ? { port: this.copies.portOf(interfaces.ifindexOf(loc.interfaceName)) }
             : loc.kind === 'remote'
               ? { nexthop: this.copies.nexthopOf(loc.vtepIp) }
-              : {};
+              : this.routerCopies(loc.routerId);
         const w = encodeFdb(key as TableKey<'fdb'>, v, (n) => interfaces.ifindexOf(n), copies);
         this.write(w);
         this.copies.written(w.key, w.value);
@@ -227,13 +290,17 @@ export class OverlayTables {
         this.map.xdpnet_networks.delete(networkMapKey(key as TableKey<'networks'>));
         this.setPortNetworks((key as TableKey<'networks'>).vni, undefined);
         return;
-      case 'arp':
-        this.map.xdpnet_arp.delete(arpMapKey(key as TableKey<'arp'>));
+      case 'arp': {
+        const k = arpMapKey(key as TableKey<'arp'>);
+        this.map.xdpnet_arp.delete(k);
+        this.arpCopies.written(k, undefined);
         return;
+      }
       case 'fdb': {
         const k = fdbMapKey(key as TableKey<'fdb'>);
         this.map.xdpnet_fdb.delete(k);
         this.copies.written(k, undefined);
+        this.fdbWritten(k, undefined);
         return;
       }
       case 'floodList':
@@ -271,8 +338,11 @@ export class OverlayTables {
     switch (table) {
       case 'networks':
         return rawEntries(this.map.xdpnet_networks).map(decodeNetwork);
-      case 'arp':
-        return rawEntries(this.map.xdpnet_arp).map(decodeArp);
+      case 'arp': {
+        const entries = rawEntries(this.map.xdpnet_arp);
+        this.arpCopies.repair(entries);
+        return entries.map(decodeArp);
+      }
       case 'fdb': {
         await interfaces.refresh();
         const entries = rawEntries(this.map.xdpnet_fdb);
@@ -524,7 +594,22 @@ export class OverlayTables {
   // ------------------------------------------------------------------ writes
 
   /** One map update; a full map is RESOURCE_EXHAUSTED, a transmit slot for a vanished interface UNAVAILABLE. */
+  /** An xdpnet_fdb entry just written or deleted: the ARP entries of its MAC follow (arp-copies.ts). */
+  private fdbWritten(key: Buffer, value: Buffer | undefined): void {
+    try {
+      this.arpCopies.fdbChanged(key, value);
+    } catch (err) {
+      // The next list('arp') repairs the copies.
+      this.parts.logger.warn({ err, key: key.toString('hex') }, 'cannot copy an fdb entry into the arp entries of its MAC');
+    }
+  }
+
   private write(w: MapWrite): void {
+    this.writeEntry(w);
+    if (w.map === 'xdpnet_fdb') this.fdbWritten(w.key, w.value);
+  }
+
+  private writeEntry(w: MapWrite): void {
     const map = this.map[w.map];
     try {
       map.update(w.key, w.value);

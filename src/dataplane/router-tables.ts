@@ -22,6 +22,11 @@
 //   could remove them, and what is wanted is then upserted afresh.
 // - A map with no room for a new key: RESOURCE_EXHAUSTED.
 //
+// A router's entry is copied into its MACs' fdb entries (fdb-copies.ts):
+// after every write or delete of an xdpnet_routers entry, the listeners
+// given to onRouterChanged() are told its router id (tables.ts gives
+// OverlayTables' routerChanged), synchronously.
+//
 // External routes are written like any other. Off the router's gateway node
 // what they match is tunnelled to the gateway node, which needs the underlay
 // next hop of its VTEP (else DROP_NO_UNDERLAY_NEXTHOP): the gateway VTEPs of
@@ -33,7 +38,7 @@
 import { DataplaneError, type DataplaneEntry } from '../reconciler/dataplane.js';
 import { type RouteValue, type RouterInterfaceKey, type TableKey, type TableName, type TableValue, keyString } from '../reconciler/tables.js';
 import type { HookLogger } from './hook-links.js';
-import { routerIface } from './layouts.js';
+import { routerIface, routerKey } from './layouts.js';
 import { BpfError } from './native.js';
 import type { RawEntry } from './overlay-encode.js';
 import type { NexthopSink } from './overlay-tables.js';
@@ -97,6 +102,8 @@ export class RouterTables {
    * map on first use otherwise, and kept up to date by our own writes.
    */
   private ifaceVnis: Map<string, Set<number>> | undefined;
+  /** Told the router id after each write or delete of its xdpnet_routers entry. */
+  private readonly routerListeners: ((routerId: string) => void)[] = [];
 
   constructor(
     private readonly parts: RouterParts,
@@ -104,6 +111,15 @@ export class RouterTables {
     private readonly vteps?: NexthopSink,
   ) {
     this.map = Object.fromEntries(ROUTER_MAPS.map((n) => [n, parts.maps.require(n)])) as Record<RouterMapName, MapHandle>;
+  }
+
+  /** `listener` is called with the router id after each write or delete of a router's entry. */
+  onRouterChanged(listener: (routerId: string) => void): void {
+    this.routerListeners.push(listener);
+  }
+
+  private routerChanged(routerId: string): void {
+    for (const listener of this.routerListeners) listener(routerId);
   }
 
   handles(table: TableName): table is RouterTable {
@@ -131,7 +147,9 @@ export class RouterTables {
   async upsert<T extends RouterTable>(table: T, key: TableKey<T>, value: TableValue<T>): Promise<void> {
     switch (table) {
       case 'routers':
-        return this.write(encodeRouter(key as TableKey<'routers'>, value as TableValue<'routers'>));
+        this.write(encodeRouter(key as TableKey<'routers'>, value as TableValue<'routers'>));
+        this.routerChanged((key as TableKey<'routers'>).routerId);
+        return;
       case 'routes': {
         this.write(encodeRoute(key as TableKey<'routes'>, value as TableValue<'routes'>));
         const vtep = remoteGatewayOf(value as TableValue<'routes'>);
@@ -148,6 +166,7 @@ export class RouterTables {
     switch (table) {
       case 'routers':
         this.map.xdpnet_routers.delete(routerMapKey(key as TableKey<'routers'>));
+        this.routerChanged((key as TableKey<'routers'>).routerId);
         return;
       case 'routes':
         this.map.xdpnet_routes.delete(routeMapKey(key as TableKey<'routes'>));
@@ -254,6 +273,7 @@ export class RouterTables {
         if (!(err instanceof RouterCodecError)) throw err;
         this.parts.logger.warn({ map: mapName, key: e.key.toString('hex'), error: err.message }, 'map entry that is no table entry: removed');
         map.delete(e.key);
+        if (mapName === 'xdpnet_routers' && e.key.length === routerKey.size) this.routerChanged(routerKey.decode(e.key).router_id);
       }
     }
     return out;

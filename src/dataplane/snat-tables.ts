@@ -53,13 +53,18 @@
 // to the upsert, the entry reported with a note), and an external address
 // of a router's gateway that no entry implies is deleted (floating IPs' are
 // not this table's and are left alone).
+//
+// Router MACs' fdb entries carry a copy of what the programs read of a
+// router's xdpnet_snat entry (fdb-copies.ts): after each write or delete of
+// one, the listeners given to onRouterChanged() are told its router id
+// (tables.ts gives OverlayTables' routerChanged), synchronously.
 
 import { DataplaneError, type DataplaneEntry } from '../reconciler/dataplane.js';
 import type { SnatKey, SnatValue, TableKey, TableValue } from '../reconciler/tables.js';
 import { decode, ipv4 } from './codec.js';
 import type { HookLogger } from './hook-links.js';
 import type { InterfaceIndex } from './interface-index.js';
-import { EXT_ADDR_GATEWAY, extAddr } from './layouts.js';
+import { EXT_ADDR_GATEWAY, extAddr, routerKey } from './layouts.js';
 import { BpfError } from './native.js';
 import type { ExternalInterface } from './node.js';
 import { txPortWrite, type RawEntry } from './overlay-encode.js';
@@ -171,6 +176,20 @@ export class SnatTables {
     this.map = Object.fromEntries(SNAT_MAPS.map((n) => [n, parts.maps.require(n)])) as Record<SnatTableMap, MapHandle>;
   }
 
+  /** Told the router id after each write or delete of its xdpnet_snat entry (router MACs' fdb entries carry a copy: fdb-copies.ts). */
+  private readonly routerListeners: ((routerId: string) => void)[] = [];
+
+  /** `listener` is called with the router id after each write or delete of a router's xdpnet_snat entry. */
+  onRouterChanged(listener: (routerId: string) => void): void {
+    this.routerListeners.push(listener);
+  }
+
+  private snatChanged(key: Buffer): void {
+    if (key.length !== routerKey.size) return;
+    const routerId = routerKey.decode(key).router_id;
+    for (const listener of this.routerListeners) listener(routerId);
+  }
+
   handles(table: string): table is 'snat' {
     return table === 'snat';
   }
@@ -196,6 +215,7 @@ export class SnatTables {
         if (!(err instanceof SnatCodecError)) throw err;
         logger.warn({ map: 'xdpnet_snat', key: hex(e.key), error: err.message }, 'map entry that is no table entry: removed');
         this.map.xdpnet_snat.delete(e.key);
+        this.snatChanged(e.key);
         continue;
       }
       const { key, value } = entry;
@@ -297,6 +317,7 @@ export class SnatTables {
   /** Removes a router's entry and the address it implied: the entry first (SNAT stops), then the address. */
   private removeEntry(key: SnatKey, value: Buffer): void {
     this.map.xdpnet_snat.delete(snatMapKey(key));
+    this.snatChanged(snatMapKey(key));
     const addr = extAddrKeyOfSnat(value);
     if (addr) this.dropAddress(key.routerId, addr);
     this.options.nexthops?.setRouter(key.routerId, null);
@@ -346,6 +367,7 @@ export class SnatTables {
       }
       throw err;
     }
+    if (w.map === 'xdpnet_snat') this.snatChanged(w.key);
   }
 
   // ------------------------------------------------------------------ the external NICs

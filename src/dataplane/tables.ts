@@ -10,6 +10,13 @@
 // message on every resource that needs it, instead of pretending the
 // resource is forwarded.
 //
+// The overlay's fdb entries carry copies of the routers and their external
+// sides (fdb-copies.ts): the writes of every adapter that says when it
+// changes a router's entry (onRouterChanged: RouterTables, SnatTables) are
+// wired here to the overlay's routerChanged; and the external next hops'
+// writer (the route observer, ExternalNexthops.onNexthopChanged) to its
+// extNexthopChanged.
+//
 // The routes table is also shown to a RouteObserver (the external next-hop
 // resolver: a static route through the external gateway has a next hop to
 // resolve up front), after each successful write and on each list.
@@ -34,6 +41,26 @@ const NOT_YET: Partial<Record<TableName, string>> = {
   providerPorts: 'provider (flat/VLAN) networks are not implemented by the dataplane yet',
 };
 
+/** An adapter whose entries carry copies of the routers (OverlayTables). */
+interface RouterCopyHolder {
+  routerChanged(routerId: string): void;
+}
+
+/** An adapter that writes a router's entries (RouterTables, SnatTables). */
+interface RouterCopySource {
+  onRouterChanged(listener: (routerId: string) => void): void;
+}
+
+/** An adapter whose entries carry copies of external next hops (OverlayTables). */
+interface ExtNexthopCopyHolder {
+  extNexthopChanged(ifindex: number, ip: string): void;
+}
+
+/** The writer of the external next hops (ExternalNexthops, given as the route observer). */
+interface ExtNexthopWriter {
+  onNexthopChanged(listener: (ifindex: number, ip: string) => void): void;
+}
+
 export interface BpfTablesOptions {
   /** Shown every routes write and list (external-nexthops.ts). */
   routeObserver?: RouteObserver;
@@ -47,7 +74,19 @@ export class BpfTables implements Dataplane {
   constructor(overlay: TableAdapter, routers: TableAdapter, ...more: (TableAdapter | BpfTablesOptions)[]) {
     const isAdapter = (x: TableAdapter | BpfTablesOptions): x is TableAdapter => typeof (x as TableAdapter).handles === 'function';
     this.adapters = [overlay, routers, ...more.filter(isAdapter)];
+    const copies = overlay as Partial<RouterCopyHolder>;
+    if (typeof copies.routerChanged === 'function') {
+      for (const adapter of this.adapters) {
+        const source = adapter as Partial<RouterCopySource>;
+        if (adapter !== overlay && typeof source.onRouterChanged === 'function') source.onRouterChanged((routerId) => copies.routerChanged!(routerId));
+      }
+    }
     this.routeObserver = more.find((x): x is BpfTablesOptions => !isAdapter(x))?.routeObserver;
+    const gateways = overlay as Partial<ExtNexthopCopyHolder>;
+    const writer = this.routeObserver as Partial<ExtNexthopWriter> | undefined;
+    if (typeof gateways.extNexthopChanged === 'function' && typeof writer?.onNexthopChanged === 'function') {
+      writer.onNexthopChanged((ifindex, ip) => gateways.extNexthopChanged!(ifindex, ip));
+    }
   }
 
   private adapterFor(table: TableName): TableAdapter | undefined {

@@ -20,7 +20,6 @@ import {
   decodeFlood,
   decodeLocalPorts,
   decodeNetwork,
-  encodeArp,
   encodeFlood,
   txPortWrite,
 } from '../../src/dataplane/overlay-encode.js';
@@ -117,7 +116,6 @@ describePrivileged('overlay-encode against xdp_port', ['bpf', 'netns'], () => {
   function install(obj: LoadedObject): void {
     const w = world();
     const writes: MapWrite[] = [
-      ...w.arp.map((e) => encodeArp(e.key, e.value)),
       ...w.floodList.map((e) => encodeFlood(e.key, e.value, sysIfindex)),
       // With what the daemon adds: counter slots, the network's state in the ports, the ports' in their MACs.
       ...daemonOverlayWrites(w, sysIfindex),

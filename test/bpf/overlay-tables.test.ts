@@ -23,6 +23,7 @@ import {
   PORT_STATS_MAP_NAME,
   PORT_STATS_SLOTS,
   type PortInfo,
+  arpEntry,
   fdbEntry,
   portInfo,
   portSrcKey,
@@ -31,7 +32,7 @@ import {
 } from '../../src/dataplane/layouts.js';
 import { NodeDataplane } from '../../src/dataplane/node.js';
 import { NexthopMap } from '../../src/dataplane/nexthop-map.js';
-import { encodeLocalPort, fdbMapKey, portExtrasOf, withFdbNexthop, withFdbPort, withPortExtras } from '../../src/dataplane/overlay-encode.js';
+import { arpMapKey, encodeLocalPort, fdbMapKey, portExtrasOf, withArpFdb, withFdbNexthop, withFdbPort, withPortExtras } from '../../src/dataplane/overlay-encode.js';
 import { type NexthopSink, OverlayTables, goneName } from '../../src/dataplane/overlay-tables.js';
 import { RouterTables } from '../../src/dataplane/router-tables.js';
 import { BpfTables } from '../../src/dataplane/tables.js';
@@ -138,12 +139,12 @@ describePrivileged('BpfTables: the overlay tables on a real kernel', ['bpf', 'ne
   /** A local MAC's copy of its port (overlay_maps.h fdb_entry.port_*). */
   const fdbCopy = (vni: number, macAddress: string) => {
     const e = fdbEntry.decode(node.maps.require('xdpnet_fdb').lookup(fdbMapKey({ vni, macAddress }))!);
-    return { present: e.port_present, slot: e.port_stats_slot, flags: e.port_flags, netFlags: e.port_net_flags };
+    return { present: e.port_present, slot: e.port_stats_slot, flags: e.port_flags, netFlags: e.port_net_flags, netMtu: e.port_net_mtu };
   };
   /** What a local MAC on `ifindex` must carry of the port there. */
   const copyOf = (ifindex: number) => {
     const p = portEntry(ifindex);
-    return { present: 1, slot: p.stats_slot, flags: p.flags, netFlags: p.net_flags };
+    return { present: 1, slot: p.stats_slot, flags: p.flags, netFlags: p.net_flags, netMtu: p.net_mtu };
   };
   const portEntry = (ifindex: number): PortInfo => portInfo.decode(node.maps.require('xdpnet_ports').lookup(encode(u32, ifindex))!);
   const portExtras = (ifindex: number) => portExtrasOf(node.maps.require('xdpnet_ports').lookup(encode(u32, ifindex))!);
@@ -245,7 +246,7 @@ describePrivileged('BpfTables: the overlay tables on a real kernel', ['bpf', 'ne
     expect(hasU32Key('xdpnet_tx_ports', ifx)).toBe(false);
     expect(srcKeysOf(ifx)).toHaveLength(0);
     // Its MAC's entry stays (the fdb table's), without a port to deliver into.
-    expect(fdbCopy(RED, mac(2))).toEqual({ present: 0, slot: 0, flags: 0, netFlags: 0 });
+    expect(fdbCopy(RED, mac(2))).toEqual({ present: 0, slot: 0, flags: 0, netFlags: 0, netMtu: 0 });
     expect((await tables.list('localPorts')).map((e) => e.key.interfaceName)).toEqual([name('p1')]);
     await tables.delete('localPorts', { interfaceName: p2 });
     // The underlay's transmit slot is the node's: untouched.
@@ -320,6 +321,7 @@ describePrivileged('BpfTables: the overlay tables on a real kernel', ['bpf', 'ne
     ]);
     expect(fdbCopy(RED, mac(1))).toEqual(copyOf(p1));
     expect(fdbCopy(RED, mac(1)).netFlags).toBe(PORT_NET_F_PRESENT);
+    expect(fdbCopy(RED, mac(1)).netMtu).toBe(1400);
     await tables.delete('networks', red.key);
     expect([portExtras(p1), portExtras(p2)].map((e) => e.network)).toEqual([undefined, undefined]);
     await tables.upsert('networks', red.key, red.value);
@@ -356,6 +358,56 @@ describePrivileged('BpfTables: the overlay tables on a real kernel', ['bpf', 'ne
     const listed = (await tables.list('fdb')).find((e) => e.key.vni === RED && e.key.macAddress === mac(1));
     expect(listed?.value).toEqual({ location: { kind: 'local', interfaceName: name('p1') } });
     expect(fdbCopy(RED, mac(1))).toEqual(copyOf(p1));
+  });
+
+  it('an ARP entry carries a copy of its MAC’s fdb entry: with the entry, after each write or delete of it (its own copies’ rewrites too), and put right by list', async () => {
+    const arpMap = node.maps.require('xdpnet_arp');
+    const fdbMap = node.maps.require('xdpnet_fdb');
+    const arpKey = (ipAddress: string) => arpMapKey({ vni: RED, ipAddress });
+    /** The ARP entry's copy (undefined: none), and the fdb entry it must equal (undefined: none). */
+    const arpCopy = (ipAddress: string) => {
+      const e = arpEntry.decode(arpMap.lookup(arpKey(ipAddress))!);
+      return e.fdb_present ? fdbEntry.encode(e.fdb) : undefined;
+    };
+    const fdbNow = (macAddress: string) => fdbMap.lookup(fdbMapKey({ vni: RED, macAddress })) ?? undefined;
+    const red = world().networks[0]!;
+    const local = world().fdb[0]!;
+    try {
+      // The world's entries, and one written now: each with its MAC's entry (a local port's, with the port's copy).
+      expect(arpCopy('10.0.0.11')).toEqual(fdbNow(mac(1)));
+      expect(fdbNow(mac(1))).toBeDefined();
+      await tables.upsert('arp', { vni: RED, ipAddress: '10.0.0.99' }, { macAddress: mac(1) });
+      expect(arpCopy('10.0.0.99')).toEqual(fdbNow(mac(1)));
+      // The fdb entry's own copy of its port rewritten (its network's MTU changed): both ARP entries follow.
+      await tables.upsert('networks', red.key, { ...red.value, mtu: 1400 });
+      expect(fdbEntry.decode(fdbNow(mac(1))!).port_net_mtu).toBe(1400);
+      expect([arpCopy('10.0.0.11'), arpCopy('10.0.0.99')]).toEqual([fdbNow(mac(1)), fdbNow(mac(1))]);
+      await tables.upsert('networks', red.key, red.value);
+      expect(arpCopy('10.0.0.99')).toEqual(fdbNow(mac(1)));
+      // The MAC moves behind a VTEP: the copy says so; the MAC's entry deleted: no copy; written again: the copy again.
+      await tables.upsert('fdb', local.key, { location: { kind: 'remote', vtepIp: R2 } });
+      expect(fdbEntry.decode(arpCopy('10.0.0.99')!)).toMatchObject({ kind: 2, vtep_ip: R2 });
+      await tables.delete('fdb', local.key);
+      expect([arpCopy('10.0.0.11'), arpCopy('10.0.0.99')]).toEqual([undefined, undefined]);
+      await tables.upsert('fdb', local.key, local.value);
+      expect(arpCopy('10.0.0.99')).toEqual(fdbNow(mac(1)));
+      // Another MAC's entry changes nothing here; an ARP entry that names another MAC follows that one.
+      await tables.upsert('arp', { vni: RED, ipAddress: '10.0.0.99' }, { macAddress: mac(2) });
+      expect(arpCopy('10.0.0.99')).toEqual(fdbNow(mac(2)));
+      await tables.delete('fdb', local.key);
+      expect(arpCopy('10.0.0.99')).toEqual(fdbNow(mac(2)));
+      await tables.upsert('fdb', local.key, local.value);
+      // A copy gone stale behind the tables' back is put right by list('arp').
+      arpMap.update(arpKey('10.0.0.11'), withArpFdb(arpMap.lookup(arpKey('10.0.0.11'))!, fdbNow(mac(2))));
+      expect(arpCopy('10.0.0.11')).toEqual(fdbNow(mac(2)));
+      const listed = (await tables.list('arp')).find((e) => e.key.ipAddress === '10.0.0.11');
+      expect(listed?.value).toEqual({ macAddress: mac(1) });
+      expect(arpCopy('10.0.0.11')).toEqual(fdbNow(mac(1)));
+    } finally {
+      await tables.upsert('networks', red.key, red.value);
+      await tables.upsert('fdb', local.key, local.value);
+      await tables.delete('arp', { vni: RED, ipAddress: '10.0.0.99' });
+    }
   });
 
   it('a remote MAC carries a copy of its VTEP’s next hop: with the entry, after each write or delete of the next hop, and put right by list', async () => {

@@ -32,6 +32,7 @@ import {
   PORT_NET_F_PRESENT,
   PORT_SRC_ALLOWED_PAIR,
   PORT_SRC_PREFIX_BITS,
+  type ArpEntry,
   arpEntry,
   arpKey,
   fdbEntry,
@@ -48,7 +49,8 @@ import {
   type PortInfo,
   type VtepNexthop,
 } from '../../src/dataplane/layouts.js';
-import { type IfindexOf, type MapWrite, encodeFdb, encodeLocalPort, encodeNetwork, portNetworkOf } from '../../src/dataplane/overlay-encode.js';
+import { type IfindexOf, type MapWrite, encodeArp, encodeFdb, encodeLocalPort, encodeNetwork, fdbMapKey, portNetworkOf } from '../../src/dataplane/overlay-encode.js';
+import { encodeRouter } from '../../src/dataplane/router-encode.js';
 import type { TableKey, TableValue } from '../../src/reconciler/tables.js';
 import { eth, flowHash, hexdiff, ipv4Bytes, vxlanSourcePort } from '../helpers/frames.js';
 import { deleteMapEntries, setMapEntries } from '../helpers/bpf.js';
@@ -242,11 +244,30 @@ export const OVERLAY_LOAD = {
 export const UNDERLAY_LOAD = { rodata: { vtep_ip: be32Setting(VTEP_IP) } };
 
 const NO_NEXTHOP = { nexthop_present: 0, nexthop: { dst_mac: '00:00:00:00:00:00', src_mac: '00:00:00:00:00:00', ifindex: 0 } };
-const NO_PORT = { port_stats_slot: 0, port_present: 0, port_flags: 0, port_net_flags: 0, ...NO_NEXTHOP };
+const NO_ROUTER = {
+  router_present: 0,
+  router_flags: 0,
+  router_mac: '00:00:00:00:00:00',
+  snat_present: 0,
+  snat_flags: 0,
+  snat_network_type: 0,
+  pad: Buffer.alloc(3),
+  snat_external_ip: '0.0.0.0',
+  snat_ifindex: 0,
+  snat_mtu: 0,
+  snat_nexthop: '0.0.0.0',
+  ext_nh_present: 0,
+  ext_nh_dst_mac: '00:00:00:00:00:00',
+  ext_nh_src_mac: '00:00:00:00:00:00',
+  pad2: Buffer.alloc(3),
+};
+const NO_PORT = { port_stats_slot: 0, port_present: 0, port_flags: 0, port_net_flags: 0, port_net_mtu: 0, ...NO_NEXTHOP, ...NO_ROUTER };
 /** A local MAC's entry, with its copy of `port` (as the daemon writes it: overlay_maps.h). */
 export function localFdb(ifindex: number, port: PortInfo | undefined, vni: number): FdbEntry {
   const copy =
-    port && port.vni === vni ? { port_stats_slot: port.stats_slot, port_present: 1, port_flags: port.flags, port_net_flags: port.net_flags } : {};
+    port && port.vni === vni
+      ? { port_stats_slot: port.stats_slot, port_present: 1, port_flags: port.flags, port_net_flags: port.net_flags, port_net_mtu: port.net_mtu }
+      : {};
   return { kind: FDB_LOCAL, ifindex, vtep_ip: '0.0.0.0', router_id: Buffer.alloc(16), ...NO_PORT, ...copy };
 }
 /** A remote MAC's entry, with its copy of `nexthop` (its VTEP's xdpnet_nexthops entry, as the daemon writes it: overlay_maps.h). */
@@ -255,6 +276,8 @@ export function remoteFdb(vtep: string, nexthop: VtepNexthop | undefined): FdbEn
   return { kind: FDB_REMOTE, ifindex: 0, vtep_ip: vtep, router_id: Buffer.alloc(16), ...NO_PORT, ...copy };
 }
 const pad2 = Buffer.alloc(2);
+/** An ARP entry without a copy of its MAC's fdb entry (the programs look it up: route.h). */
+const noArpCopy = (mac: string): ArpEntry => ({ mac, fdb_present: 0, pad: 0, fdb: fdbEntry.decode(Buffer.alloc(fdbEntry.size)) });
 
 /** The red flood list: every red port of this node (lo's included), both red VTEPs with a next hop. */
 export function redFloodList(ifx: (n: IfName) => number): FloodList {
@@ -396,19 +419,19 @@ export function installWorld(obj: LoadedObject, ifx: (n: IfName) => number, opts
     [{ vni: DOWN, mac: MAC.m6, pad: pad2 }, local('p6', DOWN)],
   ]);
   setMapEntries(obj, 'xdpnet_arp', arpKey, arpEntry, [
-    [{ vni: RED, ip: '10.0.0.1' }, { mac: MAC.router, pad: pad2 }],
-    [{ vni: RED, ip: '10.0.0.10' }, { mac: MAC.m0, pad: pad2 }],
-    [{ vni: RED, ip: '10.0.0.11' }, { mac: MAC.m1, pad: pad2 }],
-    [{ vni: RED, ip: '10.0.0.12' }, { mac: MAC.m2, pad: pad2 }],
-    [{ vni: RED, ip: '10.0.0.14' }, { mac: MAC.m4, pad: pad2 }],
-    [{ vni: RED, ip: '10.0.0.21' }, { mac: MAC.r1, pad: pad2 }],
-    [{ vni: RED, ip: '10.0.0.23' }, { mac: MAC.r3, pad: pad2 }],
-    [{ vni: RED, ip: '10.0.0.29' }, { mac: MAC.r9, pad: pad2 }],
-    [{ vni: BLUE, ip: '10.0.0.11' }, { mac: MAC.m1, pad: pad2 }],
-    [{ vni: BLUE, ip: '10.0.0.12' }, { mac: MAC.m2, pad: pad2 }],
-    [{ vni: BLUE, ip: '10.0.0.13' }, { mac: MAC.b3, pad: pad2 }],
-    [{ vni: JUMBO, ip: '10.5.0.15' }, { mac: MAC.m5, pad: pad2 }],
-    [{ vni: JUMBO, ip: '10.5.0.51' }, { mac: MAC.j1, pad: pad2 }],
+    [{ vni: RED, ip: '10.0.0.1' }, noArpCopy(MAC.router)],
+    [{ vni: RED, ip: '10.0.0.10' }, noArpCopy(MAC.m0)],
+    [{ vni: RED, ip: '10.0.0.11' }, noArpCopy(MAC.m1)],
+    [{ vni: RED, ip: '10.0.0.12' }, noArpCopy(MAC.m2)],
+    [{ vni: RED, ip: '10.0.0.14' }, noArpCopy(MAC.m4)],
+    [{ vni: RED, ip: '10.0.0.21' }, noArpCopy(MAC.r1)],
+    [{ vni: RED, ip: '10.0.0.23' }, noArpCopy(MAC.r3)],
+    [{ vni: RED, ip: '10.0.0.29' }, noArpCopy(MAC.r9)],
+    [{ vni: BLUE, ip: '10.0.0.11' }, noArpCopy(MAC.m1)],
+    [{ vni: BLUE, ip: '10.0.0.12' }, noArpCopy(MAC.m2)],
+    [{ vni: BLUE, ip: '10.0.0.13' }, noArpCopy(MAC.b3)],
+    [{ vni: JUMBO, ip: '10.5.0.15' }, noArpCopy(MAC.m5)],
+    [{ vni: JUMBO, ip: '10.5.0.51' }, noArpCopy(MAC.j1)],
   ]);
   setMapEntries(obj, 'xdpnet_flood', u32, floodList, [
     [RED, redFloodList(ifx)],
@@ -447,7 +470,7 @@ export function fromVtep(inner: Buffer, vni: number, from: string, opts: { flags
     .build();
 }
 
-type Entry<T extends 'networks' | 'fdb' | 'localPorts'> = { key: TableKey<T>; value: TableValue<T> };
+type Entry<T extends 'networks' | 'fdb' | 'localPorts' | 'routers' | 'arp'> = { key: TableKey<T>; value: TableValue<T> };
 
 /**
  * The xdpnet_networks, xdpnet_ports (with tx slots and sources) and xdpnet_fdb
@@ -456,13 +479,45 @@ type Entry<T extends 'networks' | 'fdb' | 'localPorts'> = { key: TableKey<T>; va
  * its network's state, each local MAC a copy of the port on its interface.
  */
 export function daemonOverlayWrites(
-  tables: { networks: readonly Entry<'networks'>[]; fdb: readonly Entry<'fdb'>[]; localPorts: readonly Entry<'localPorts'>[] },
+  tables: {
+    networks: readonly Entry<'networks'>[];
+    fdb: readonly Entry<'fdb'>[];
+    localPorts: readonly Entry<'localPorts'>[];
+    /** The routers, whose MACs' entries carry a copy of them (as fdb-copies.ts writes them); none given: no copy. */
+    routers?: readonly Entry<'routers'>[];
+    /** The ARP entries, written with their copy of their MAC's fdb entry (none given: none written). */
+    arp?: readonly Entry<'arp'>[];
+  },
   resolve: IfindexOf,
+  /**
+   * `snat`: a router's xdpnet_snat value, copied into its MACs' entries too
+   * (none: no copy); `gateway`: the xdpnet_ext_nexthops value of that
+   * entry's gateway (snatGatewayKeyOf), likewise.
+   */
+  opts: { copies?: boolean; snat?: (routerId: string) => Buffer | undefined; gateway?: (snat: Buffer) => Buffer | undefined } = {},
 ): MapWrite[] {
+  const copies = opts.copies !== false;
   const networks = tables.networks.map((e) => encodeNetwork(e.key, e.value));
-  const networkOf = (vni: number) => portNetworkOf(networks.find((w) => w.key.equals(codec.encode(u32, vni)))?.value);
+  const networkOf = (vni: number) => (copies ? portNetworkOf(networks.find((w) => w.key.equals(codec.encode(u32, vni)))?.value) : undefined);
   const ports = tables.localPorts.map((e, i) => encodeLocalPort(e.key, e.value, resolve, { statsSlot: i + 1, network: networkOf(e.value.vni) }));
   const portOn = (interfaceName: string) => ports.find((p) => codec.decode(u32, p.port.key) === resolve(interfaceName))?.port.value;
-  const fdb = tables.fdb.map((e) => encodeFdb(e.key, e.value, resolve, e.value.location.kind === 'local' ? { port: portOn(e.value.location.interfaceName) } : {}));
-  return [...networks, ...fdb, ...ports.flatMap((p) => [...p.portSrc, p.txPort, p.port])];
+  const routerOf = (routerId: string) => {
+    const r = tables.routers?.find((e) => e.key.routerId === routerId);
+    return r && encodeRouter(r.key, r.value).value;
+  };
+  const routerCopies = (routerId: string) => {
+    const snat = opts.snat?.(routerId);
+    return { router: routerOf(routerId), snat, gateway: snat && opts.gateway?.(snat) };
+  };
+  const fdb = tables.fdb.map((e) => {
+    const loc = e.value.location;
+    const copy = !copies ? {} : loc.kind === 'local' ? { port: portOn(loc.interfaceName) } : loc.kind === 'router' ? routerCopies(loc.routerId) : {};
+    return encodeFdb(e.key, e.value, resolve, copy);
+  });
+  // The ARP entries (if given) with their copy of their MAC's fdb entry (arp-copies.ts).
+  const arp = (tables.arp ?? []).map((e) => {
+    const key = fdbMapKey({ vni: e.key.vni, macAddress: e.value.macAddress });
+    return encodeArp(e.key, e.value, copies ? { fdb: fdb.find((w) => w.key.equals(key))?.value } : {});
+  });
+  return [...networks, ...fdb, ...arp, ...ports.flatMap((p) => [...p.portSrc, p.txPort, p.port])];
 }

@@ -23,7 +23,7 @@ import { readFileSync } from 'node:fs';
 import type { LoadedObject } from '../../src/dataplane/index.js';
 import { codec } from '../../src/dataplane/index.js';
 import { vtepNexthop } from '../../src/dataplane/layouts.js';
-import { encodeArp, txPortWrite } from '../../src/dataplane/overlay-encode.js';
+import { txPortWrite } from '../../src/dataplane/overlay-encode.js';
 import { encodeRoute, encodeRouter, encodeRouterInterface } from '../../src/dataplane/router-encode.js';
 import { routerMac } from '../../src/reconciler/router-mac.js';
 import type { Location, TableKey, TableName, TableValue } from '../../src/reconciler/tables.js';
@@ -202,15 +202,20 @@ export function sysIfindex(name: string): number | undefined {
   }
 }
 
-/** Writes the world into the object's maps through the encoders, plus the node's underlay next hops. */
-export function installRouteWorld(obj: LoadedObject, ports: OverlayPorts): void {
+/**
+ * Writes the world into the object's maps through the encoders, plus the
+ * node's underlay next hops: with the copies the daemon keeps (the router
+ * in its MACs' fdb entries, the port in its MAC's, the network in its
+ * ports'), or with `copies: false` without any, as another writer might
+ * (the programs then look each original up).
+ */
+export function installRouteWorld(obj: LoadedObject, ports: OverlayPorts, opts: { copies?: boolean } = {}): void {
   const w = routeTables((p) => ports.topo.rootLinkName(p));
   const writes = [
     ...w.routers.map((e) => encodeRouter(e.key, e.value)),
     ...w.routerInterfaces.map((e) => encodeRouterInterface(e.key, e.value)),
     ...w.routes.map((e) => encodeRoute(e.key, e.value)),
-    ...w.arp.map((e) => encodeArp(e.key, e.value)),
-    ...daemonOverlayWrites(w, sysIfindex),
+    ...daemonOverlayWrites(w, sysIfindex, opts),
     txPortWrite(ports.ifindex('ul')),
   ];
   for (const write of writes) {

@@ -13,6 +13,8 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { NodeDataplane } from '../../src/dataplane/node.js';
+import { ROUTER_F_ADMIN_UP, fdbEntry, routerInfo } from '../../src/dataplane/layouts.js';
+import { fdbMapKey, withFdbRouter } from '../../src/dataplane/overlay-encode.js';
 import { OverlayTables } from '../../src/dataplane/overlay-tables.js';
 import { encodeRoute, encodeRouterInterface, routeMapKey, routerInterfaceMapKey, routerMapKey } from '../../src/dataplane/router-encode.js';
 import { RouterInterfaceConflictError, RouterTables } from '../../src/dataplane/router-tables.js';
@@ -312,6 +314,63 @@ describePrivileged('BpfTables: the routing tables on a real kernel', ['bpf', 'ne
     ]);
     for (const e of r3routes) await reporting.upsert('routes', e.key, e.value);
     expect(await listed('routes')).toEqual(canonical('routes', desired('routes')));
+  });
+
+  it('a router MAC’s fdb entry carries a copy of its router: with the entry, after each write or delete of the router, and put right by list', async () => {
+    const id = routerId(9);
+    const other = routerId(8);
+    const VNI = 4000;
+    const macOf = (n: number) => `02:00:00:00:09:0${n}`;
+    const fdbMap = node.maps.require('xdpnet_fdb');
+    const copy = (macAddress: string) => {
+      const e = fdbEntry.decode(fdbMap.lookup(fdbMapKey({ vni: VNI, macAddress }))!);
+      return e.router_present ? { flags: e.router_flags, mac: e.router_mac } : { flags: e.router_flags, mac: e.router_mac, absent: true };
+    };
+    const ABSENT = { flags: 0, mac: '00:00:00:00:00:00', absent: true };
+    try {
+      // Written before its router: no copy (the programs look it up and find none).
+      await tables.upsert('fdb', { vni: VNI, macAddress: macOf(1) }, { location: { kind: 'router', routerId: id } });
+      expect(copy(macOf(1))).toEqual(ABSENT);
+      // The router written: its MACs, and only its, get the copy.
+      await tables.upsert('fdb', { vni: VNI, macAddress: macOf(3) }, { location: { kind: 'router', routerId: other } });
+      await tables.upsert('routers', { routerId: id }, { macAddress: '02:00:00:00:09:aa', adminStateUp: true });
+      expect(copy(macOf(1))).toEqual({ flags: ROUTER_F_ADMIN_UP, mac: '02:00:00:00:09:aa' });
+      expect(copy(macOf(3))).toEqual(ABSENT);
+      // Written while the router is there: with its copy.
+      await tables.upsert('fdb', { vni: VNI, macAddress: macOf(2) }, { location: { kind: 'router', routerId: id } });
+      expect(copy(macOf(2))).toEqual({ flags: ROUTER_F_ADMIN_UP, mac: '02:00:00:00:09:aa' });
+      // The router changes (admin down, another MAC): both follow.
+      await tables.upsert('routers', { routerId: id }, { macAddress: '02:00:00:00:09:bb', adminStateUp: false });
+      expect([copy(macOf(1)), copy(macOf(2))]).toEqual([
+        { flags: 0, mac: '02:00:00:00:09:bb' },
+        { flags: 0, mac: '02:00:00:00:09:bb' },
+      ]);
+      // A MAC that becomes another router's takes that router's copy (none yet), and no longer follows this one.
+      await tables.upsert('fdb', { vni: VNI, macAddress: macOf(2) }, { location: { kind: 'router', routerId: other } });
+      expect(copy(macOf(2))).toEqual(ABSENT);
+      await tables.upsert('routers', { routerId: id }, { macAddress: '02:00:00:00:09:aa', adminStateUp: true });
+      expect(copy(macOf(2))).toEqual(ABSENT);
+      expect(copy(macOf(1))).toEqual({ flags: ROUTER_F_ADMIN_UP, mac: '02:00:00:00:09:aa' });
+      // The router deleted: its copies go with it.
+      await tables.delete('routers', { routerId: id });
+      expect(copy(macOf(1))).toEqual(ABSENT);
+      // A copy gone stale behind the tables' back (a daemon stopped between two writes) is put right by list('fdb').
+      await tables.upsert('routers', { routerId: id }, { macAddress: '02:00:00:00:09:aa', adminStateUp: true });
+      const key = fdbMapKey({ vni: VNI, macAddress: macOf(1) });
+      const stale = node.maps.require('xdpnet_routers').lookup(routerMapKey({ routerId: id }))!;
+      fdbMap.update(key, withFdbRouter(fdbMap.lookup(key)!, Buffer.from([2, 0, 0, 0, 9, 0xcc, 0, 0]), undefined));
+      expect(copy(macOf(1))).toEqual({ flags: 0, mac: '02:00:00:00:09:cc' });
+      const listed = (await tables.list('fdb')).find((e) => e.key.vni === VNI && e.key.macAddress === macOf(1));
+      expect(listed?.value).toEqual({ location: { kind: 'router', routerId: id } });
+      expect(copy(macOf(1))).toEqual({ flags: routerInfo.decode(stale).flags, mac: '02:00:00:00:09:aa' });
+      // And the copy of a router whose entry is missing is removed by list too.
+      node.maps.require('xdpnet_routers').delete(routerMapKey({ routerId: id }));
+      await tables.list('fdb');
+      expect(copy(macOf(1))).toEqual(ABSENT);
+    } finally {
+      for (const n of [1, 2, 3]) await tables.delete('fdb', { vni: VNI, macAddress: macOf(n) });
+      await tables.delete('routers', { routerId: id });
+    }
   });
 
   it('a restarted node lists the same tables from the pinned maps', async () => {

@@ -15,11 +15,13 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import { encode, ipv4 } from '../../src/dataplane/codec.js';
-import { EXT_ADDR_FLOATING, EXT_ADDR_GATEWAY, extAddr, snatInfo } from '../../src/dataplane/layouts.js';
+import { EXT_ADDR_FLOATING, EXT_ADDR_GATEWAY, extAddr, fdbEntry, snatInfo } from '../../src/dataplane/layouts.js';
+import { fdbMapKey, withFdbRouter } from '../../src/dataplane/overlay-encode.js';
+import { routerMapKey } from '../../src/dataplane/router-encode.js';
 import { NodeDataplane } from '../../src/dataplane/node.js';
 import { OverlayTables } from '../../src/dataplane/overlay-tables.js';
 import { RouterTables } from '../../src/dataplane/router-tables.js';
-import { snatMapKey } from '../../src/dataplane/snat-encode.js';
+import { encodeExtNexthop, snatMapKey } from '../../src/dataplane/snat-encode.js';
 import { type RouterExternalSide, SnatTables } from '../../src/dataplane/snat-tables.js';
 import { BpfTables } from '../../src/dataplane/tables.js';
 import { canonicalJson } from '../../src/reconciler/canonical.js';
@@ -63,6 +65,7 @@ describePrivileged('the snat table on a real kernel', ['bpf', 'netns'], () => {
     listed: [] as string[][],
   };
   const ext = (t: Topology) => t.rootLinkName('ext');
+  const extNexthopListeners: ((ifindex: number, ip: string) => void)[] = [];
 
   beforeAll(async () => {
     const t = topology();
@@ -82,7 +85,14 @@ describePrivileged('the snat table on a real kernel', ['bpf', 'netns'], () => {
       },
       onZoneLost: (ip) => void events.zonesLost.push(ip),
     });
-    tables = new BpfTables(new OverlayTables(node), new RouterTables(node), snat);
+    // The external next hops' writer as tables.ts sees it (the route observer): what it tells is the test's to say.
+    const observer = {
+      routeUpserted: () => undefined,
+      routeDeleted: () => undefined,
+      routesListed: () => undefined,
+      onNexthopChanged: (listener: (ifindex: number, ip: string) => void) => void extNexthopListeners.push(listener),
+    };
+    tables = new BpfTables(new OverlayTables(node), new RouterTables(node), snat, { routeObserver: observer });
   });
   afterAll(() => node?.teardown());
   beforeEach(() => {
@@ -212,5 +222,95 @@ describePrivileged('the snat table on a real kernel', ['bpf', 'netns'], () => {
     expect(await tables.list('snat')).toEqual([]);
     // Idempotent.
     await tables.delete('snat', { routerId: R(1) });
+  });
+
+  it('a router MAC’s fdb entry carries a copy of its external side: with the entry, after each write or delete of it, and put right by list', async () => {
+    const id = R(5);
+    const VNI = 4100;
+    const macOf = (n: number) => `02:00:00:00:0a:0${n}`;
+    const fdbMap = node.maps.require('xdpnet_fdb');
+    const copy = (macAddress: string) => {
+      const e = fdbEntry.decode(fdbMap.lookup(fdbMapKey({ vni: VNI, macAddress }))!);
+      return { present: e.snat_present, externalIp: e.snat_external_ip, ifindex: e.snat_ifindex, mtu: e.snat_mtu, flags: e.snat_flags, type: e.snat_network_type };
+    };
+    const ABSENT = { present: 0, externalIp: '0.0.0.0', ifindex: 0, mtu: 0, flags: 0, type: 0 };
+    const expected = () => {
+      const i = infoOf(id)!;
+      return { present: 1, externalIp: i.external_ip, ifindex: i.ifindex, mtu: i.mtu, flags: i.flags, type: i.network_type };
+    };
+    try {
+      // Written before the router's external side: no copy.
+      await tables.upsert('fdb', { vni: VNI, macAddress: macOf(1) }, { location: { kind: 'router', routerId: id } });
+      await tables.upsert('fdb', { vni: VNI, macAddress: macOf(3) }, { location: { kind: 'router', routerId: R(6) } });
+      expect(copy(macOf(1))).toEqual(ABSENT);
+      // The external side written: its router's MACs, and only those, get the copy (with the NIC's facts).
+      await tables.upsert('snat', { routerId: id }, value({ externalIp: '203.0.113.50' }));
+      const { ifindex, mtu } = await nic();
+      expect(copy(macOf(1))).toEqual({ present: 1, externalIp: '203.0.113.50', ifindex, mtu, flags: 3, type: 1 });
+      expect(copy(macOf(3))).toEqual(ABSENT);
+      // Written while it is there: with its copy.
+      await tables.upsert('fdb', { vni: VNI, macAddress: macOf(2) }, { location: { kind: 'router', routerId: id } });
+      expect(copy(macOf(2))).toEqual(expected());
+      // Changed (SNAT disabled: written, and UNIMPLEMENTED): both follow.
+      await expect(tables.upsert('snat', { routerId: id }, value({ externalIp: '203.0.113.51', enableSnat: false }))).rejects.toMatchObject({ code: 'UNIMPLEMENTED' });
+      expect([copy(macOf(1)), copy(macOf(2))]).toEqual([expected(), expected()]);
+      expect(copy(macOf(1))).toMatchObject({ externalIp: '203.0.113.51', flags: 2 });
+      // The router itself written: its MACs keep the copy of its external side beside the router's.
+      await tables.upsert('routers', { routerId: id }, { macAddress: '02:00:00:00:0a:aa', adminStateUp: true });
+      expect(fdbEntry.decode(fdbMap.lookup(fdbMapKey({ vni: VNI, macAddress: macOf(1) }))!)).toMatchObject({ router_present: 1, snat_present: 1 });
+      // A copy gone stale behind the tables' back is put right by list('fdb').
+      const key = fdbMapKey({ vni: VNI, macAddress: macOf(1) });
+      fdbMap.update(key, withFdbRouter(fdbMap.lookup(key)!, node.maps.require('xdpnet_routers').lookup(routerMapKey({ routerId: id }))!, undefined));
+      expect(copy(macOf(1))).toEqual(ABSENT);
+      await tables.list('fdb');
+      expect(copy(macOf(1))).toEqual(expected());
+      // Its gateway's MACs (203.0.113.1 on the NIC): copied when the next hops' writer says it wrote them, followed, dropped.
+      const gatewayCopy = (macAddress: string) => {
+        const e = fdbEntry.decode(fdbMap.lookup(fdbMapKey({ vni: VNI, macAddress }))!);
+        return { present: e.ext_nh_present, nexthop: e.snat_nexthop, dst: e.ext_nh_dst_mac, src: e.ext_nh_src_mac };
+      };
+      const extMap = node.maps.require('xdpnet_ext_nexthops');
+      const setGateway = (dstMac: string | null, ip = '203.0.113.1') => {
+        const w = encodeExtNexthop({ ifindex, ip }, { dstMac: dstMac ?? '02:00:00:00:00:00', srcMac: '02:00:00:00:0e:01' });
+        if (dstMac === null) extMap.delete(w.key);
+        else extMap.update(w.key, w.value);
+        for (const listener of extNexthopListeners) listener(ifindex, ip);
+      };
+      expect(gatewayCopy(macOf(1))).toMatchObject({ present: 0, nexthop: '203.0.113.1' });
+      setGateway('02:00:00:00:0e:99');
+      expect([gatewayCopy(macOf(1)), gatewayCopy(macOf(2))]).toEqual([
+        { present: 1, nexthop: '203.0.113.1', dst: '02:00:00:00:0e:99', src: '02:00:00:00:0e:01' },
+        { present: 1, nexthop: '203.0.113.1', dst: '02:00:00:00:0e:99', src: '02:00:00:00:0e:01' },
+      ]);
+      expect(gatewayCopy(macOf(3)).present).toBe(0);
+      // Another next hop on the NIC changes nothing here.
+      setGateway('02:00:00:00:0e:77', '203.0.113.2');
+      expect(gatewayCopy(macOf(1)).dst).toBe('02:00:00:00:0e:99');
+      setGateway('02:00:00:00:0e:98');
+      expect(gatewayCopy(macOf(1)).dst).toBe('02:00:00:00:0e:98');
+      // Written while it is there: with the copy.
+      await tables.upsert('fdb', { vni: VNI, macAddress: macOf(4) }, { location: { kind: 'router', routerId: id } });
+      expect(gatewayCopy(macOf(4))).toMatchObject({ present: 1, dst: '02:00:00:00:0e:98' });
+      // A stale copy is put right by list('fdb').
+      fdbMap.update(key, withFdbRouter(fdbMap.lookup(key)!, node.maps.require('xdpnet_routers').lookup(routerMapKey({ routerId: id }))!, node.maps.require('xdpnet_snat').lookup(snatMapKey({ routerId: id }))!, encodeExtNexthop({ ifindex, ip: '203.0.113.1' }, { dstMac: '02:00:00:00:0e:66', srcMac: '02:00:00:00:0e:01' }).value));
+      expect(gatewayCopy(macOf(1)).dst).toBe('02:00:00:00:0e:66');
+      await tables.list('fdb');
+      expect(gatewayCopy(macOf(1)).dst).toBe('02:00:00:00:0e:98');
+      // The router's gateway changes (another next hop): the copy follows the new one (none resolved yet).
+      await expect(tables.upsert('snat', { routerId: id }, value({ externalIp: '203.0.113.51', enableSnat: false, externalNexthop: '203.0.113.2' }))).rejects.toMatchObject({ code: 'UNIMPLEMENTED' });
+      expect(gatewayCopy(macOf(1))).toMatchObject({ present: 1, nexthop: '203.0.113.2', dst: '02:00:00:00:0e:77' });
+      setGateway(null, '203.0.113.2');
+      expect(gatewayCopy(macOf(1))).toMatchObject({ present: 0, nexthop: '203.0.113.2', dst: '00:00:00:00:00:00' });
+      // Unresolved: no copy.
+      setGateway(null);
+      // Deleted: the copies go with it.
+      await tables.delete('snat', { routerId: id });
+      expect([copy(macOf(1)), copy(macOf(2))]).toEqual([ABSENT, ABSENT]);
+      expect(gatewayCopy(macOf(1)).present).toBe(0);
+    } finally {
+      for (const n of [1, 2, 3, 4]) await tables.delete('fdb', { vni: VNI, macAddress: macOf(n) });
+      await tables.delete('routers', { routerId: id });
+      await tables.delete('snat', { routerId: id });
+    }
   });
 });

@@ -41,12 +41,12 @@ import {
   loadObject,
   readReasonCounters,
 } from '../../src/dataplane/index.js';
-import { SNAT_CT_MAP_NAME, vtepNexthop } from '../../src/dataplane/layouts.js';
-import { encodeArp, txPortWrite } from '../../src/dataplane/overlay-encode.js';
+import { SNAT_CT_MAP_NAME, SNAT_MAP_NAME, vtepNexthop } from '../../src/dataplane/layouts.js';
+import { fdbTargetOf, snatGatewayKeyOf, txPortWrite, uuidBytes, withFdbRouter } from '../../src/dataplane/overlay-encode.js';
 import { declaredMaps } from '../../src/dataplane/pinned-maps.js';
 import { readPortCounters } from '../../src/dataplane/port-counters.js';
 import { encodeRoute, encodeRouter, encodeRouterInterface } from '../../src/dataplane/router-encode.js';
-import { type NatHalf, decodeNatHalf, encodeExtNexthop, encodeNatHalf, encodeSnat } from '../../src/dataplane/snat-encode.js';
+import { type NatHalf, decodeNatHalf, encodeExtNexthop, encodeNatHalf, encodeSnat, extNexthopMapKey } from '../../src/dataplane/snat-encode.js';
 import { routerMac } from '../../src/reconciler/router-mac.js';
 import type { Location, TableKey, TableName, TableValue } from '../../src/reconciler/tables.js';
 import { objectPath } from '../helpers/bpf.js';
@@ -299,21 +299,26 @@ function makeWorld(topo: Topology, port: LoadedObject, tiny: LoadedObject, exter
 
   const w = snatTables((n) => topo.rootLinkName(n));
   const link = { ifindex: ifindex('ext'), mtu: EXT_MTU, mac: MAC.ext };
+  const extNexthops = [
+    encodeExtNexthop({ ifindex: ifindex('ext'), ip: EXT.gateway }, { dstMac: MAC.gateway, srcMac: MAC.ext }),
+    encodeExtNexthop({ ifindex: ifindex('ext'), ip: EXT.onLink }, { dstMac: MAC.onLink, srcMac: MAC.ext }),
+  ];
+  /** The external next hop of a snat entry's gateway, as xdpnet_ext_nexthops holds it. */
+  const gatewayOf = (snat: Buffer): Buffer | undefined => {
+    const key = snatGatewayKeyOf(snat);
+    return key && extNexthops.find((w) => w.key.equals(extNexthopMapKey(key)))?.value;
+  };
+  const snats = w.snat.map((e) => ({ routerId: e.key.routerId, ...encodeSnat(e.key, e.value, (physnet) => (physnet === 'external' ? link : undefined)) }));
   const writes = [
     ...w.routers.map((e) => encodeRouter(e.key, e.value)),
     ...w.routerInterfaces.map((e) => encodeRouterInterface(e.key, e.value)),
     ...w.routes.map((e) => encodeRoute(e.key, e.value)),
-    ...w.snat.flatMap((e) => {
-      const s = encodeSnat(e.key, e.value, (physnet) => (physnet === 'external' ? link : undefined));
-      return s.extAddr ? [s.snat, s.extAddr] : [s.snat];
-    }),
-    ...w.arp.map((e) => encodeArp(e.key, e.value)),
-    // As the daemon writes them: each port counts in a slot of its own (portTx reads it).
-    ...daemonOverlayWrites(w, byName),
+    ...snats.flatMap((s) => (s.extAddr ? [s.snat, s.extAddr] : [s.snat])),
+    // As the daemon writes them: each port counts in a slot of its own (portTx reads it), the routers' MACs carry their copies.
+    ...daemonOverlayWrites(w, byName, { snat: (routerId) => snats.find((s) => s.routerId === routerId)?.snat.value, gateway: gatewayOf }),
     txPortWrite(ifindex('ul')),
     txPortWrite(ifindex('ext')),
-    encodeExtNexthop({ ifindex: ifindex('ext'), ip: EXT.gateway }, { dstMac: MAC.gateway, srcMac: MAC.ext }),
-    encodeExtNexthop({ ifindex: ifindex('ext'), ip: EXT.onLink }, { dstMac: MAC.onLink, srcMac: MAC.ext }),
+    ...extNexthops,
     {
       map: 'xdpnet_nexthops',
       key: codec.encode(codec.ipv4, R2),
@@ -348,6 +353,56 @@ function makeWorld(topo: Topology, port: LoadedObject, tiny: LoadedObject, exter
     }
     return { action: result.action, frame: result.frame, moved, durationNs: result.durationNs };
   };
+  /**
+   * After a write or delete of a router's xdpnet_routers or xdpnet_snat
+   * entry (key: the router id): its MACs' fdb entries get the copies the
+   * daemon would give them (fdb-copies.ts routerChanged).
+   */
+  const followRouter = (routerKey: Buffer): void => {
+    const lookup = (name: string) => {
+      const map = port.map(name);
+      try {
+        return map.lookup(routerKey) ?? undefined;
+      } finally {
+        map.close();
+      }
+    };
+    const router = lookup('xdpnet_routers');
+    const snat = lookup(SNAT_MAP_NAME);
+    const gatewayKey = snat && snatGatewayKeyOf(snat);
+    let gateway: Buffer | undefined;
+    if (gatewayKey) {
+      const map = port.map('xdpnet_ext_nexthops');
+      try {
+        gateway = map.lookup(extNexthopMapKey(gatewayKey)) ?? undefined;
+      } finally {
+        map.close();
+      }
+    }
+    const fdbMap = port.map('xdpnet_fdb');
+    try {
+      for (const [key, value] of [...fdbMap.entries()].map(([k, v]) => [Buffer.from(k), Buffer.from(v)] as const)) {
+        const target = fdbTargetOf(value);
+        if (target?.kind === 'router' && uuidBytes(target.routerId).equals(routerKey)) fdbMap.update(key, withFdbRouter(value, router, snat, gateway));
+      }
+    } finally {
+      fdbMap.close();
+    }
+  };
+  /** After a write or delete of an external next hop: every router's MACs as the daemon would have them (extNexthopChanged). */
+  const followAllRouters = (): void => {
+    const ids = new Map<string, Buffer>();
+    const fdbMap = port.map('xdpnet_fdb');
+    try {
+      for (const [, value] of fdbMap.entries()) {
+        const target = fdbTargetOf(Buffer.from(value));
+        if (target?.kind === 'router') ids.set(target.routerId, uuidBytes(target.routerId));
+      }
+    } finally {
+      fdbMap.close();
+    }
+    for (const key of ids.values()) followRouter(key);
+  };
   const keys = (name: string): Buffer[] => {
     const map = port.map(name);
     try {
@@ -378,7 +433,11 @@ function makeWorld(topo: Topology, port: LoadedObject, tiny: LoadedObject, exter
     seed(...halves) {
       for (const h of halves) write(port, encodeNatHalf(h));
     },
-    write: (x) => write(port, x),
+    write(x) {
+      write(port, x);
+      if (x.map === SNAT_MAP_NAME || x.map === 'xdpnet_routers') followRouter(x.key);
+      if (x.map === 'xdpnet_ext_nexthops') followAllRouters();
+    },
     remove(name, key) {
       const map = port.map(name);
       try {
@@ -386,6 +445,8 @@ function makeWorld(topo: Topology, port: LoadedObject, tiny: LoadedObject, exter
       } finally {
         map.close();
       }
+      if (name === SNAT_MAP_NAME || name === 'xdpnet_routers') followRouter(key);
+      if (name === 'xdpnet_ext_nexthops') followAllRouters();
     },
     snatEntry(routerId, change = {}) {
       const e = w.snat.find((x) => x.key.routerId === routerId)!;

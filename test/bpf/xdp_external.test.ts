@@ -7,7 +7,9 @@
 // connection half lost to eviction rebuilt. The world and its frames are
 // snat-world.ts; connections are made by xdp_port sharing the pinned maps,
 // or seeded through the encoder.
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { arpEntry, fdbEntry, portInfo } from '../../src/dataplane/layouts.js';
+import { withArpFdb } from '../../src/dataplane/overlay-encode.js';
 import type { NatConnection } from '../../src/dataplane/snat-encode.js';
 import { natKeys } from '../../src/dataplane/snat-encode.js';
 import { eth, parseFrame } from '../helpers/frames.js';
@@ -316,6 +318,78 @@ describePrivileged('xdp_external', ['bpf', 'netns'], () => {
       world().seed({ direction: 'in', connection: stale, lastSeenNs: 0n, flags: 0 }, { direction: 'out', connection: current, lastSeenNs: 0n, flags: 0 });
       expectRun(world().in(fromOutside(REMOTE, EXT.a, 62001, { kind: 'tcp', sport: 443, dport: 39001, flags: 'A' })), 'PASS', 'PASS_EXTERNAL_UNSOLICITED');
       expect(world().keys('xdpnet_snat_ct').map((k) => k.toString('hex'))).not.toContain(natKeys(stale).in.toString('hex'));
+    });
+  });
+
+  // The daemon's copies (an fdb entry in its MAC's ARP entries, a router,
+  // its external side and its gateway's MACs in its MACs' fdb entries, a port and its network's state in its MAC's, a network's in its
+  // ports') save the
+  // programs lookups; without them (another writer's maps) the programs look
+  // each original up and do exactly the same.
+  describe('from maps without the daemon’s copies', () => {
+    const saved: { map: string; key: Buffer; value: Buffer }[] = [];
+    const entries = (name: string): [Buffer, Buffer][] => {
+      const map = world().port.map(name);
+      try {
+        return [...map.entries()].map(([k, v]) => [Buffer.from(k), Buffer.from(v)]);
+      } finally {
+        map.close();
+      }
+    };
+    beforeAll(() => {
+      // The world as the daemon writes it has them (router A's MACs, p1's).
+      const before = entries('xdpnet_fdb').map(([, v]) => fdbEntry.decode(v));
+      expect(before.some((v) => v.router_present === 1 && v.snat_present === 1 && v.ext_nh_present === 1)).toBe(true);
+      expect(before.some((v) => v.port_present === 1 && v.port_net_mtu === NETWORK_MTU)).toBe(true);
+      expect(entries('xdpnet_arp').some(([, v]) => arpEntry.decode(v).fdb_present === 1)).toBe(true);
+      for (const [key, value] of entries('xdpnet_fdb')) {
+        saved.push({ map: 'xdpnet_fdb', key, value });
+        const v = fdbEntry.decode(value);
+        world().write({
+          map: 'xdpnet_fdb',
+          key,
+          value: fdbEntry.encode({
+            ...v,
+            ...{ port_stats_slot: 0, port_present: 0, port_flags: 0, port_net_flags: 0, port_net_mtu: 0 },
+            ...{ router_present: 0, router_flags: 0, router_mac: '00:00:00:00:00:00' },
+            ...{ snat_present: 0, snat_flags: 0, snat_network_type: 0, snat_external_ip: '0.0.0.0', snat_ifindex: 0, snat_mtu: 0, snat_nexthop: '0.0.0.0' },
+            ...{ ext_nh_present: 0, ext_nh_dst_mac: '00:00:00:00:00:00', ext_nh_src_mac: '00:00:00:00:00:00' },
+          }),
+        });
+      }
+      for (const [key, value] of entries('xdpnet_arp')) {
+        saved.push({ map: 'xdpnet_arp', key, value });
+        world().write({ map: 'xdpnet_arp', key, value: withArpFdb(value, undefined) });
+      }
+      for (const [key, value] of entries('xdpnet_ports')) {
+        saved.push({ map: 'xdpnet_ports', key, value });
+        world().write({ map: 'xdpnet_ports', key, value: portInfo.encode({ ...portInfo.decode(value), net_mtu: 0, net_flags: 0 }) });
+      }
+      const copies = entries('xdpnet_fdb').map(([, v]) => fdbEntry.decode(v));
+      expect(copies.every((v) => v.port_present === 0 && v.router_present === 0 && v.snat_present === 0 && v.ext_nh_present === 0)).toBe(true);
+    });
+    afterAll(() => {
+      for (const w of saved.splice(0)) world().write(w);
+    });
+
+    const flow: L4 = { kind: 'udp', sport: 8100, dport: 8101 };
+
+    it('out through router A (it, its external side and its gateway’s MACs looked up), the reply back into p1 (its port and network looked up)', () => {
+      const { port } = open(flow);
+      const r = world().in(fromOutside(REMOTE, EXT.a, port, answer(flow), {}, 'answer'));
+      expectRun(r, 'REDIRECT', 'FWD_SNAT_REPLY_LOCAL', toVm(VM.p1, MAC.a, REMOTE, answer(flow), {}, 'answer'));
+    });
+
+    it('a reply larger than the VM network’s MTU (1450, looked up) with DF: fragmentation needed, MTU 1450', () => {
+      const { port } = open({ ...flow, sport: 8102 });
+      const frame = fromOutside(REMOTE, EXT.a, port, answer({ ...flow, sport: 8102 }), {}, NETWORK_MTU + 1 - 28);
+      expectRun(world().in(frame), 'TX', 'FWD_ICMP_FRAG_NEEDED', errorBack(frame, 'dest-unreachable', 4, NETWORK_MTU));
+    });
+
+    it('exactly the VM network’s MTU goes in', () => {
+      const { port } = open({ ...flow, sport: 8103 });
+      const frame = fromOutside(REMOTE, EXT.a, port, answer({ ...flow, sport: 8103 }), {}, NETWORK_MTU - 28);
+      expectRun(world().in(frame), 'REDIRECT', 'FWD_SNAT_REPLY_LOCAL', toVm(VM.p1, MAC.a, REMOTE, answer({ ...flow, sport: 8103 }), {}, NETWORK_MTU - 28));
     });
   });
 });

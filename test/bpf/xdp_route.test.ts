@@ -269,20 +269,25 @@ describePrivileged('xdp_port routing', ['bpf', 'netns'], () => {
     },
   ];
 
-  const table = (title: string, cases: PacketCase[]) =>
+  // Each table twice: with the copies the daemon keeps (the router in its
+  // MACs' fdb entries, the port and its network in a local MAC's), and from
+  // maps without them (every original looked up): the same frames out.
+  const table = (title: string, cases: PacketCase[], opts: { copies?: boolean } = {}) =>
     packetTable({
-      title: `xdp_port routing: ${title}`,
+      title: `xdp_port routing: ${title}${opts.copies === false ? ', from maps without the daemon’s copies' : ''}`,
       object: 'xdp_port',
       program: 'xdp_port',
       load: OVERLAY_LOAD,
-      setup: (obj) => installRouteWorld(obj, world()),
+      setup: (obj) => installRouteWorld(obj, world(), opts),
       cases,
     });
-  table('forwarding', forwarding);
-  table('two routers with the same addresses', isolation);
-  table('to the router itself', toRouter);
-  table('ICMP errors', icmpErrors);
-  table('deliberate drops', drops);
+  for (const copies of [true, false]) {
+    table('forwarding', forwarding, { copies });
+    table('two routers with the same addresses', isolation, { copies });
+    table('to the router itself', toRouter, { copies });
+    table('ICMP errors', icmpErrors, { copies });
+    table('deliberate drops', drops, { copies });
+  }
 
   describePrivileged('xdp_port routing: outputs decoded by tshark', ['bpf'], () => {
     let obj: LoadedObject;

@@ -33,10 +33,16 @@ import {
   uuidBytes,
   uuidText,
   withFdbNexthop,
+  withFdbRouter,
+  snatGatewayKeyOf,
+  arpFdbKeyOf,
+  withArpFdb,
   withFdbPort,
   withPortExtras,
 } from '../../src/dataplane/overlay-encode.js';
-import { FLOOD_MAX_LOCAL, FLOOD_MAX_REMOTE, PORT_F_SRC_LPM, fdbEntry, floodList, portInfo, vtepNexthop } from '../../src/dataplane/layouts.js';
+import { FLOOD_MAX_LOCAL, FLOOD_MAX_REMOTE, PORT_F_SRC_LPM, ROUTER_F_ADMIN_UP, fdbEntry, floodList, portInfo, snatInfo, vtepNexthop } from '../../src/dataplane/layouts.js';
+import { encodeExtNexthop, encodeSnat } from '../../src/dataplane/snat-encode.js';
+import { encodeRouter } from '../../src/dataplane/router-encode.js';
 
 const LE = endianness() === 'LE';
 /** An xdpnet_nexthops value: next hop 02:00:00:00:0a:ff via our 02:00:00:00:0b:ff, ifindex 5. */
@@ -249,12 +255,87 @@ describe('overlay-encode: round trips', () => {
     expect(fdbEntry.decode(absent.value)).toMatchObject({ nexthop_present: 0, nexthop: { dst_mac: '00:00:00:00:00:00', src_mac: '00:00:00:00:00:00', ifindex: 0 } });
     expect(withFdbNexthop(absent.value, NEXTHOP).equals(w.value)).toBe(true);
     expect(withFdbNexthop(w.value, undefined).equals(absent.value)).toBe(true);
-    // A router's entry carries neither.
+    // A router's entry carries neither; its target is its router.
     const router = encodeFdb(fdb[3]!.key, fdb[3]!.value, ifindexOf, { nexthop: NEXTHOP });
     expect(fdbEntry.decode(router.value)).toMatchObject({ nexthop_present: 0 });
-    expect(fdbTargetOf(router.value)).toBeUndefined();
+    expect(fdbTargetOf(router.value)).toEqual({ kind: 'router', routerId: '5d2a7c4e-0b8f-4a3c-9e1d-2f3a4b5c6d7e' });
     expect(withFdbNexthop(router.value, NEXTHOP).equals(router.value)).toBe(true);
     expect(() => withFdbNexthop(absent.value, Buffer.alloc(3))).toThrow(/xdpnet_nexthops: a value is 16 bytes, got 3/);
+  });
+
+  it('fdb: a router MAC carries a copy of its router (MAC, admin state); without one, none', () => {
+    const routerId = '5d2a7c4e-0b8f-4a3c-9e1d-2f3a4b5c6d7e';
+    const up = encodeRouter({ routerId }, { macAddress: '02:00:00:00:0c:01', adminStateUp: true }).value;
+    const down = encodeRouter({ routerId }, { macAddress: '02:00:00:00:0c:02', adminStateUp: false }).value;
+    const w = encodeFdb(fdb[3]!.key, fdb[3]!.value, ifindexOf, { router: up });
+    expect(fdbEntry.decode(w.value)).toMatchObject({ router_present: 1, router_flags: ROUTER_F_ADMIN_UP, router_mac: '02:00:00:00:0c:01', port_present: 0, nexthop_present: 0 });
+    // The copy is for the programs: the table's value decodes the same.
+    same(decodeFdb(raw(w), nameOf), fdb[3]);
+    const absent = encodeFdb(fdb[3]!.key, fdb[3]!.value, ifindexOf);
+    expect(fdbEntry.decode(absent.value)).toMatchObject({ router_present: 0, router_flags: 0, router_mac: '00:00:00:00:00:00' });
+    expect(withFdbRouter(absent.value, up, undefined).equals(w.value)).toBe(true);
+    expect(withFdbRouter(w.value, undefined, undefined).equals(absent.value)).toBe(true);
+    expect(fdbEntry.decode(withFdbRouter(w.value, down, undefined))).toMatchObject({ router_present: 1, router_flags: 0, router_mac: '02:00:00:00:0c:02' });
+    // Other locations carry none, whatever is given, and are left as they are.
+    for (const other of [fdb[0]!, fdb[2]!]) {
+      const o = encodeFdb(other.key, other.value, ifindexOf, { router: up });
+      expect(fdbEntry.decode(o.value)).toMatchObject({ router_present: 0 });
+      expect(withFdbRouter(o.value, up, undefined).equals(o.value)).toBe(true);
+    }
+    expect(() => withFdbRouter(absent.value, Buffer.alloc(3), undefined)).toThrow(/xdpnet_routers: a value is 8 bytes, got 3/);
+  });
+
+  it('fdb: a router MAC carries a copy of what the programs read of its external side (xdpnet_snat); without one, none', () => {
+    const routerId = '5d2a7c4e-0b8f-4a3c-9e1d-2f3a4b5c6d7e';
+    const link = { ifindex: 12, mtu: 1400, mac: '02:00:00:00:0e:01' };
+    const side = encodeSnat(
+      { routerId },
+      {
+        externalNetworkId: '00000000-0000-4000-8000-000000001000',
+        externalNetworkType: 'flat',
+        physicalNetwork: 'external',
+        segmentationId: 0,
+        externalIp: '203.0.113.10',
+        externalPrefixLength: 24,
+        externalNexthop: '203.0.113.1',
+        gatewayVtepIp: '192.0.2.1',
+        gatewayIsLocal: true,
+        enableSnat: true,
+      },
+      () => link,
+    ).snat.value;
+    const info = snatInfo.decode(side);
+    const w = encodeFdb(fdb[3]!.key, fdb[3]!.value, ifindexOf, { snat: side });
+    expect(fdbEntry.decode(w.value)).toMatchObject({
+      router_present: 0,
+      snat_present: 1,
+      snat_nexthop: '203.0.113.1',
+      ext_nh_present: 0,
+      snat_flags: info.flags,
+      snat_network_type: info.network_type,
+      snat_external_ip: '203.0.113.10',
+      snat_ifindex: 12,
+      snat_mtu: 1400,
+      pad: Buffer.alloc(3),
+    });
+    same(decodeFdb(raw(w), nameOf), fdb[3]);
+    const absent = encodeFdb(fdb[3]!.key, fdb[3]!.value, ifindexOf);
+    expect(withFdbRouter(absent.value, undefined, side).equals(w.value)).toBe(true);
+    expect(withFdbRouter(w.value, undefined, undefined).equals(absent.value)).toBe(true);
+    // Other locations carry none.
+    expect(fdbEntry.decode(encodeFdb(fdb[0]!.key, fdb[0]!.value, ifindexOf, { snat: side }).value)).toMatchObject({ snat_present: 0, snat_mtu: 0 });
+    expect(() => withFdbRouter(absent.value, undefined, Buffer.alloc(3))).toThrow(/xdpnet_snat: a value is \d+ bytes, got 3/);
+    // With its gateway's next hop (203.0.113.1 on ifindex 12): its MACs too; without the external side, none.
+    expect(snatGatewayKeyOf(side)).toEqual({ ifindex: 12, ip: '203.0.113.1' });
+    const gateway = encodeExtNexthop({ ifindex: 12, ip: '203.0.113.1' }, { dstMac: '02:00:00:00:0e:99', srcMac: '02:00:00:00:0e:01' }).value;
+    const withGateway = encodeFdb(fdb[3]!.key, fdb[3]!.value, ifindexOf, { snat: side, gateway });
+    expect(fdbEntry.decode(withGateway.value)).toMatchObject({ snat_present: 1, ext_nh_present: 1, ext_nh_dst_mac: '02:00:00:00:0e:99', ext_nh_src_mac: '02:00:00:00:0e:01', pad2: Buffer.alloc(3) });
+    expect(fdbTargetOf(withGateway.value)).toEqual({ kind: 'router', routerId, gateway: '12/203.0.113.1' });
+    expect(withFdbRouter(w.value, undefined, side, gateway).equals(withGateway.value)).toBe(true);
+    expect(withFdbRouter(withGateway.value, undefined, side, undefined).equals(w.value)).toBe(true);
+    expect(fdbEntry.decode(encodeFdb(fdb[3]!.key, fdb[3]!.value, ifindexOf, { gateway }).value)).toMatchObject({ snat_present: 0, ext_nh_present: 0 });
+    expect(fdbTargetOf(w.value)).toEqual({ kind: 'router', routerId, gateway: '12/203.0.113.1' });
+    expect(fdbTargetOf(absent.value)).toEqual({ kind: 'router', routerId });
   });
 
   it('arp: the same IP on two networks has different keys', () => {
@@ -321,25 +402,53 @@ describe.runIf(LE)('overlay-encode: exact bytes (little-endian host)', () => {
   it('xdpnet_fdb: remote VTEP in network order, router id as UUID bytes', () => {
     const remote = encodeFdb(fdb[2]!.key, fdb[2]!.value, ifindexOf);
     expect(remote.key.equals(hex('64000000 020000000201 0000'))).toBe(true);
-    expect(remote.value.equals(hex('02000000 00000000 c0000202' + '00'.repeat(16) + '00000000 00 00 00 00' + NO_NEXTHOP_HEX))).toBe(true);
+    // Then: the port's network MTU copy, the router copy (present, flags, MAC), pad: all zero here.
+    const NO_TAIL = '0000 00 00 000000000000' + ' 00 00 00 000000 00000000 00000000 00000000 00000000 00 000000000000 000000000000 000000';
+    expect(remote.value.equals(hex('02000000 00000000 c0000202' + '00'.repeat(16) + '00000000 00 00 00 00' + NO_NEXTHOP_HEX + NO_TAIL))).toBe(true);
     // With its VTEP's next hop: present, destination and source MACs, the underlay's ifindex (host order).
     const copiedRemote = encodeFdb(fdb[2]!.key, fdb[2]!.value, ifindexOf, { nexthop: NEXTHOP });
-    expect(copiedRemote.value.equals(hex('02000000 00000000 c0000202' + '00'.repeat(16) + '00000000 00 00 00 01 020000000aff 020000000bff' + (LE ? '05000000' : '00000005')))).toBe(true);
+    expect(copiedRemote.value.equals(hex('02000000 00000000 c0000202' + '00'.repeat(16) + '00000000 00 00 00 01 020000000aff 020000000bff' + (LE ? '05000000' : '00000005') + NO_TAIL))).toBe(true);
     const router = encodeFdb(fdb[3]!.key, fdb[3]!.value, ifindexOf);
-    expect(router.value.equals(hex('03000000 00000000 00000000 5d2a7c4e0b8f4a3c9e1d2f3a4b5c6d7e 00000000 00 00 00 00' + NO_NEXTHOP_HEX))).toBe(true);
+    expect(router.value.equals(hex('03000000 00000000 00000000 5d2a7c4e0b8f4a3c9e1d2f3a4b5c6d7e 00000000 00 00 00 00' + NO_NEXTHOP_HEX + NO_TAIL))).toBe(true);
+    // With its router's copy: present, flags (up), the router's MAC.
+    const routerInfo = encodeRouter({ routerId: fdb[3]!.value.location.kind === 'router' ? fdb[3]!.value.location.routerId : '' }, { macAddress: '02:00:00:00:0c:01', adminStateUp: true }).value;
+    const copiedRouter = encodeFdb(fdb[3]!.key, fdb[3]!.value, ifindexOf, { router: routerInfo });
+    expect(
+      copiedRouter.value.equals(hex('03000000 00000000 00000000 5d2a7c4e0b8f4a3c9e1d2f3a4b5c6d7e 00000000 00 00 00 00' + NO_NEXTHOP_HEX + '0000 01 01 020000000c01' + ' 00 00 00 000000 00000000 00000000 00000000 00000000 00 000000000000 000000000000 000000')),
+    ).toBe(true);
     const local = encodeFdb(fdb[4]!.key, fdb[4]!.value, ifindexOf);
     expect(local.key.equals(hex('c8000000 020000000101 0000'))).toBe(true);
-    expect(local.value.equals(hex('01000000 09000000 00000000' + '00'.repeat(16) + '00000000 00 00 00 00' + NO_NEXTHOP_HEX))).toBe(true);
-    // With its port's copy: slot 3, present, flags (up, no port security, sources in the trie), network present and up.
+    expect(local.value.equals(hex('01000000 09000000 00000000' + '00'.repeat(16) + '00000000 00 00 00 00' + NO_NEXTHOP_HEX + NO_TAIL))).toBe(true);
+    // With its port's copy: slot 3, present, flags (up, no port security, sources in the trie), network present and up; its MTU 1450.
     const port = encodeLocalPort(localPorts[2]!.key, localPorts[2]!.value, ifindexOf, EXTRAS).port.value;
     const copied = encodeFdb(fdb[4]!.key, fdb[4]!.value, ifindexOf, { port });
-    expect(copied.value.equals(hex('01000000 09000000 00000000' + '00'.repeat(16) + '03000000 01 05 03 00' + NO_NEXTHOP_HEX))).toBe(true);
+    expect(
+      copied.value.equals(hex('01000000 09000000 00000000' + '00'.repeat(16) + '03000000 01 05 03 00' + NO_NEXTHOP_HEX + (LE ? 'aa05' : '05aa') + '00 00 000000000000' + ' 00 00 00 000000 00000000 00000000 00000000 00000000 00 000000000000 000000000000 000000')),
+    ).toBe(true);
   });
 
   it('xdpnet_arp', () => {
     const w = encodeArp({ vni: BLUE, ipAddress: '10.0.0.12' }, { macAddress: M2 });
     expect(w.key.equals(hex('c8000000 0a00000c'))).toBe(true);
-    expect(w.value.equals(hex('020000000102 0000'))).toBe(true);
+    // MAC, no copy of its fdb entry (present 0, pad, then the fdb entry's bytes all zero).
+    expect(w.value.equals(Buffer.concat([hex('020000000102 00 00'), Buffer.alloc(fdbEntry.size)]))).toBe(true);
+  });
+
+  it('xdpnet_arp: an entry carries a copy of its MAC’s fdb entry on its network; without one, none', () => {
+    const local = encodeFdb(fdb[4]!.key, fdb[4]!.value, ifindexOf);
+    const key = { vni: fdb[4]!.key.vni, ipAddress: '10.0.0.44' };
+    const value = { macAddress: fdb[4]!.key.macAddress };
+    const w = encodeArp(key, value, { fdb: local.value });
+    expect(w.value.subarray(0, 8).equals(Buffer.concat([hex(fdb[4]!.key.macAddress.replaceAll(':', '')), hex('01 00')]))).toBe(true);
+    expect(w.value.subarray(8).equals(local.value)).toBe(true);
+    // What it copies: its MAC on its network.
+    expect(arpFdbKeyOf(w.key, w.value).equals(local.key)).toBe(true);
+    // The copy is for the programs: the table's value decodes the same.
+    expect(decodeArp(raw(w))).toEqual({ key, value });
+    const absent = encodeArp(key, value);
+    expect(withArpFdb(absent.value, local.value).equals(w.value)).toBe(true);
+    expect(withArpFdb(w.value, undefined).equals(absent.value)).toBe(true);
+    expect(() => withArpFdb(absent.value, Buffer.alloc(3))).toThrow(/xdpnet_fdb: a value is \d+ bytes, got 3/);
   });
 
   it('xdpnet_flood: counts, ifindexes in host order, VTEPs in network order, the rest zero', () => {
