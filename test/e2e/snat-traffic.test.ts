@@ -151,6 +151,29 @@ describePrivileged('SNAT end to end: VMs reach the internet through their router
     expect(onLink).toMatchObject({ protocol: '120', lladdr: await c.macOf(INET_NS, 'eth0') });
   });
 
+  it('the upstream router is replaced (its MAC changes): SNAT traffic follows the new MAC at once, through the copies the routers’ fdb entries carry of it', async () => {
+    const c = cluster();
+    const oldMac = await c.macOf(INET_NS, 'eth0');
+    const newMac = '02:00:00:00:77:01';
+    const learn = (mac: string) =>
+      // What a gratuitous ARP from the new router does: the gateway node's kernel learns its MAC.
+      c.topo.exec('gw', ['ip', 'neigh', 'replace', EXT.gateway, 'lladdr', mac, 'dev', EXT_NIC, 'nud', 'reachable']);
+    expect(await c.tcpStream('ga', 16 * KiB)).toMatchObject({ peer: { peer: EXT.alpha }, received: 16 * KiB, identical: true });
+    try {
+      // The old MAC is gone from the wire: a frame still sent to it is not for the upstream any more.
+      await c.topo.exec(INET_NS, ['ip', 'link', 'set', 'eth0', 'address', newMac]);
+      await learn(newMac);
+      await pollUntil(async () => (await c.extNeighbours()).find((e) => e.dst === EXT.gateway)?.lladdr, (mac) => mac === newMac, 'the managed neighbour follows');
+      // The programs take the gateway's MACs from the router entries' copies: both directions work with the new one.
+      expect(await c.tcpStream('ga', 64 * KiB)).toMatchObject({ peer: { peer: EXT.alpha }, received: 64 * KiB, identical: true });
+      expect(await c.tcpStream('gb', 64 * KiB)).toMatchObject({ peer: { peer: EXT.beta }, received: 64 * KiB, identical: true });
+    } finally {
+      await c.topo.exec(INET_NS, ['ip', 'link', 'set', 'eth0', 'address', oldMac]);
+      await learn(oldMac);
+    }
+    expect(await c.tcpStream('ga', 16 * KiB)).toMatchObject({ peer: { peer: EXT.alpha }, received: 16 * KiB, identical: true });
+  });
+
   it('from outside, the external IP answers ARP and ping; a packet to it that belongs to no connection goes to the kernel', async () => {
     const c = cluster();
     await c.topo.exec(INET_NS, ['ip', 'neigh', 'flush', 'dev', 'eth0']);
