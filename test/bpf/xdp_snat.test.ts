@@ -369,50 +369,6 @@ describePrivileged('SNAT through xdp_port and back through xdp_external', ['bpf'
     });
   });
 
-  // Per-packet cost, for reports: XDPNET_SNAT_TIMING=1 npx vitest run test/bpf/xdp_snat.test.ts
-  describePrivileged('ns per packet (BPF_PROG_RUN, one packet per run)', ['bpf'], () => {
-    it.runIf(process.env.XDPNET_SNAT_TIMING === '1')('SNAT established vs routed, medians', () => {
-      const w = world();
-      const flow: L4 = { kind: 'tcp', sport: 48000, dport: 443, flags: 'S' };
-      const est: L4 = { ...flow, flags: 'A' };
-      const out = w.out(fromVm(VM.p1, MAC.a, REMOTE, flow, {}, 64), 'p1');
-      expect(out.action).toBe('REDIRECT');
-      const port = sourcePortOf(out.frame);
-      expect(w.in(fromOutside(REMOTE, EXT.a, port, answer(flow), {}, 64)).action).toBe('REDIRECT');
-      const branches: [string, Buffer, 'p1' | 'ul' | 'ext', 'xdp_port' | 'xdp_external', string][] = [
-        ['floor: xdp_port, not a port (first lookup drops)', fromVm(VM.p1, MAC.a, VM.p2.ip, est, {}, 64), 'ul', 'xdp_port', 'DROP'],
-        ['routed local (p1 -> p2, east-west)', fromVm(VM.p1, MAC.a, VM.p2.ip, est, {}, 64), 'p1', 'xdp_port', 'REDIRECT'],
-        ['SNAT established, out (p1 -> internet)', fromVm(VM.p1, MAC.a, REMOTE, est, {}, 64), 'p1', 'xdp_port', 'REDIRECT'],
-        ['SNAT established, reply in (-> p1)', fromOutside(REMOTE, EXT.a, port, answer(est, 'A'), {}, 64), 'ext', 'xdp_external', 'REDIRECT'],
-        ['xdp_external, not for an external IP (-> kernel)', fromOutside(REMOTE, EXT.stranger, port, answer(est, 'A'), {}, 64), 'ext', 'xdp_external', 'PASS'],
-      ];
-      const samples = new Map<string, number[]>(branches.map(([n]) => [n, []]));
-      const programs = { xdp_port: w.port.program('xdp_port'), xdp_external: w.external.program('xdp_external') };
-      try {
-        for (let round = 0; round < 20; round++) {
-          for (const [name, frame, from, program, action] of branches) {
-            for (let i = 0; i < 200; i++) {
-              const r = programs[program].testRun(frame, { ingressIfindex: w.ifindex(from) });
-              expect(r.action).toBe(action);
-              samples.get(name)!.push(r.durationNs);
-            }
-          }
-        }
-      } finally {
-        programs.xdp_port.close();
-        programs.xdp_external.close();
-      }
-      const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
-      const floor = median(samples.get(branches[0]![0])!);
-      const routed = median(samples.get(branches[1]![0])!);
-      const lines = branches.map(([n]) => {
-        const m = median(samples.get(n)!);
-        const vs = m - routed >= 0 ? `+${m - routed}` : `${m - routed}`;
-        return `${n.padEnd(50)} ${String(m).padStart(5)} ns  (${String(m - floor).padStart(4)} over the floor, ${vs} vs routed; median of ${samples.get(n)!.length})`;
-      });
-      console.log(`SNAT per-packet cost (BPF_PROG_RUN, repeat 1, fresh frame each run):\n${lines.join('\n')}`);
-    });
-  });
 });
 
 describe('snat-world frames', () => {
