@@ -159,15 +159,11 @@ install: build ## install under PREFIX (default /usr/local), the unit and /etc/x
 # bench/dataplane/options.ts), e.g. `--only dataplane`, `--rounds 10`, or
 # `--port-if eth1 --uplink-if eth2` for real interfaces (docs/BENCHMARKS.md).
 BENCH_ARGS ?=
-# Older spellings, still honoured: BENCH_PORTS=N is `--ports N`, and
-# BENCH_DATAPLANE_ARGS is passed on like BENCH_ARGS.
-BENCH_PORTS ?=
-BENCH_DATAPLANE_ARGS ?=
 
 .PHONY: bench demo
 bench: deps build ## every benchmark, one report: control plane and dataplane against baselines measured in the same run (BENCH_ARGS=--quick: about a minute)
 	$(NPX_BIN)/tsc -p bench/tsconfig.json
-	$(NODE) build/bench/bench/main.js $(if $(BENCH_PORTS),--ports $(BENCH_PORTS)) $(BENCH_DATAPLANE_ARGS) $(BENCH_ARGS)
+	$(NODE) build/bench/bench/main.js $(BENCH_ARGS)
 
 # The demo (src/demo/): installs what is missing and builds, one line per
 # phase with a dot every few seconds while it works (its output goes to
