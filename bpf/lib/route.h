@@ -103,6 +103,23 @@ static __always_inline const struct fdb_entry *neighbor_fdb(__u32 vni, const str
 	return fdb_lookup(vni, neigh->mac);
 }
 
+/*
+ * What a frame must be before a router looks its destination up: IPv4 on the
+ * untagged network (a VLAN tag is a trunk's sub-network; the router's
+ * interface is on the untagged one), without options, its header checksum
+ * right. 0, or a negative reason.
+ */
+static __always_inline int routable_ipv4(const struct port_frame *f)
+{
+	if (!f->ip || f->l2.vlan_count)
+		return -REASON_DROP_ROUTED_NOT_IPV4;
+	if (f->ip->ihl != 5)
+		return -REASON_DROP_IPV4_OPTIONS;
+	if (!ipv4_checksum_ok20(f->ip))
+		return -REASON_DROP_BAD_IPV4_CHECKSUM;
+	return 0;
+}
+
 /* TTL - 1, and the header checksum with it (RFC 1624 on the TTL/protocol word). */
 static __always_inline void ipv4_decrement_ttl(struct iphdr *ip)
 {
@@ -204,13 +221,9 @@ static __out_of_line outcome_t route_frame(struct xdp_md *ctx, struct port_frame
 		return drop(REASON_DROP_ROUTING_NOT_IMPLEMENTED);
 	if (!(router->flags & ROUTER_F_ADMIN_UP))
 		return drop(REASON_DROP_ROUTER_DOWN);
-	/* A VLAN tag is a trunk's sub-network; the router's interface is on the untagged one. */
-	if (!ip || f->l2.vlan_count)
-		return drop(REASON_DROP_ROUTED_NOT_IPV4);
-	if (ip->ihl != 5)
-		return drop(REASON_DROP_IPV4_OPTIONS);
-	if (!ipv4_checksum_ok20(ip))
-		return drop(REASON_DROP_BAD_IPV4_CHECKSUM);
+	ret = routable_ipv4(f);
+	if (ret < 0)
+		return drop_from(ret);
 
 	route = route_lookup(router_id, ip->daddr);
 	if (!route) {

@@ -62,16 +62,13 @@ static __always_inline outcome_t route_tunnelled(struct xdp_md *ctx, struct port
 						 const struct underlay_config *ul)
 {
 	struct route_entry *route;
-	struct iphdr *ip = f->ip;
+	int ret;
 
-	if (!ip || f->l2.vlan_count)
-		return drop(REASON_DROP_ROUTED_NOT_IPV4);
-	if (ip->ihl != 5)
-		return drop(REASON_DROP_IPV4_OPTIONS);
-	if (!ipv4_checksum_ok20(ip))
-		return drop(REASON_DROP_BAD_IPV4_CHECKSUM);
+	ret = routable_ipv4(f);
+	if (ret < 0)
+		return drop_from(ret);
 
-	route = route_lookup(router_id, ip->daddr);
+	route = route_lookup(router_id, f->ip->daddr);
 	if (!route) {
 		return route_icmp_error(ctx, f, router_id, router, vni,
 					(struct route_error){ ICMP_DEST_UNREACH, ICMP_NET_UNREACH, 0,
