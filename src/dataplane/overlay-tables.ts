@@ -593,7 +593,6 @@ export class OverlayTables {
 
   // ------------------------------------------------------------------ writes
 
-  /** One map update; a full map is RESOURCE_EXHAUSTED, a transmit slot for a vanished interface UNAVAILABLE. */
   /** An xdpnet_fdb entry just written or deleted: the ARP entries of its MAC follow (arp-copies.ts). */
   private fdbWritten(key: Buffer, value: Buffer | undefined): void {
     try {
@@ -604,6 +603,7 @@ export class OverlayTables {
     }
   }
 
+  /** One map update (an fdb entry's ARP copies follow it); a full map is RESOURCE_EXHAUSTED, a transmit slot for a vanished interface UNAVAILABLE. */
   private write(w: MapWrite): void {
     this.writeEntry(w);
     if (w.map === 'xdpnet_fdb') this.fdbWritten(w.key, w.value);
