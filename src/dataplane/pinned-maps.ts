@@ -24,10 +24,14 @@
 //     swapped in, moments later;
 //   - a map that holds live state nothing else has (LIVE_STATE_MAPS: the
 //     conntrack table, whose entries are the NATed connections) is replaced
-//     only if it holds no entry, since nothing is lost then; otherwise the
-//     start fails (PinnedMapMismatchError) naming the map, the pin and every
-//     difference, so that no connection is dropped without the operator
-//     deciding it;
+//     if it holds no entry; if it holds entries and only its size changed
+//     (snat.conntrack_max), it is replaced and its entries are copied into
+//     the new map (an LRU table smaller than what it receives keeps the
+//     entries copied last); a change of its layout (key or value size, type)
+//     fails the start (PinnedMapMismatchError) naming the map, the pin and
+//     every difference, so that no connection is dropped without the operator
+//     deciding it. Connections the old programs create between the copy and
+//     the swap of programs, moments later, are not carried over;
 //   - any other map holds state derived from the desired state (and from
 //     the kernel: next hops), which the reconciler's first pass writes again:
 //     it is replaced (logged). The programs still attached keep forwarding
@@ -60,8 +64,11 @@ const ARRAY_TYPES = new Set<number>([MapType.ARRAY, MapType.PERCPU_ARRAY, MapTyp
 
 /** Maps that hold nothing but counters: an incompatible pin is replaced (see the top of the file). */
 export const COUNTER_MAPS: ReadonlySet<string> = new Set(['xdpnet_reasons', 'xdpnet_port_stats']);
-/** Maps with live state (connections) and no other copy of it: an incompatible pin is replaced only if empty. */
+/** Maps with live state (connections) and no other copy of it: see the top of the file. */
 export const LIVE_STATE_MAPS: ReadonlySet<string> = new Set(['xdpnet_snat_ct']);
+
+/** Entries per batch update when a resized live-state map's entries are copied. */
+const CARRY_OVER_CHUNK = 4096;
 
 /** What a map is declared as (after the node's overrides) or pinned as. */
 export interface MapShape {
@@ -138,6 +145,8 @@ export class PinnedMaps {
   private readonly checked = new Set<string>();
   /** Entry counts of maps too large to count key by key (see setEntryCounter). */
   private readonly counters = new Map<string, () => number | undefined>();
+  /** Live-state maps resized: the old map, held open until its entries are copied into the new one. */
+  private readonly carryOver = new Map<string, BpfMap>();
 
   constructor(
     readonly root: string,
@@ -168,11 +177,38 @@ export class PinnedMaps {
     const obj = await loadObject(objectPath, { rodata, maps });
     try {
       for (const { name } of declared) if (!this.handles.has(name)) this.handles.set(name, obj.map(name));
+      for (const { name } of declared) this.copyCarriedOver(name);
     } catch (err) {
       obj.close();
       throw err;
     }
     return obj;
+  }
+
+  /** Copies the entries of the resized live-state map `name`'s old map into the new one, if it was resized. */
+  private copyCarriedOver(name: string): void {
+    const old = this.carryOver.get(name);
+    if (!old) return;
+    this.carryOver.delete(name);
+    try {
+      const fresh = this.handles.get(name)!;
+      let copied = 0;
+      let chunk: [Buffer, Buffer][] = [];
+      for (const [k, v] of old.entries()) {
+        chunk.push([Buffer.from(k), Buffer.from(v)]);
+        if (chunk.length === CARRY_OVER_CHUNK) {
+          copied += fresh.updateMany(chunk);
+          chunk = [];
+        }
+      }
+      copied += fresh.updateMany(chunk);
+      this.options.logger?.warn(
+        { map: name, entries: copied, maxEntries: fresh.info.maxEntries },
+        'pinned map of another size replaced: its entries were copied into the new one',
+      );
+    } finally {
+      old.close();
+    }
   }
 
   /**
@@ -187,9 +223,11 @@ export class PinnedMaps {
       const pinned = BpfMap.openPinned(path);
       let differences: string[];
       let empty: boolean;
+      let sizeOnly: boolean;
       try {
         differences = shapeDifferences(declared, pinned.info);
         empty = differences.length > 0 && pinned.keys().next().done === true;
+        sizeOnly = shapeDifferences({ ...declared, maxEntries: pinned.info.maxEntries }, pinned.info).length === 0;
       } finally {
         pinned.close();
       }
@@ -198,13 +236,18 @@ export class PinnedMaps {
           this.options.logger?.warn({ map: name, pinPath: path, differences }, 'pinned counters map of another build replaced: its counts restart from zero');
           native().unpin(path);
         } else if (LIVE_STATE_MAPS.has(name)) {
-          if (!empty) {
+          if (empty) {
+            this.options.logger?.warn({ map: name, pinPath: path, differences }, 'empty pinned map of another shape replaced');
+            native().unpin(path);
+          } else if (sizeOnly) {
+            // Held open past the unpin: load() copies its entries into the new map.
+            this.carryOver.set(name, BpfMap.openPinned(path));
+            native().unpin(path);
+          } else {
             const hint =
-              'it holds connections, and replacing it would drop them; restore the configuration (or build) it was made with, or remove the pin to start it afresh (every connection is lost)';
+              'it holds connections, and a map of another layout cannot take them; run the build that made it, or remove the pin to start it afresh (every connection is lost)';
             throw new PinnedMapMismatchError(name, path, differences, hint);
           }
-          this.options.logger?.warn({ map: name, pinPath: path, differences }, 'empty pinned map of another shape replaced');
-          native().unpin(path);
         } else {
           this.options.logger?.warn(
             { map: name, pinPath: path, differences },
@@ -264,6 +307,8 @@ export class PinnedMaps {
   }
 
   close(): void {
+    for (const map of this.carryOver.values()) map.close();
+    this.carryOver.clear();
     for (const map of this.handles.values()) map.close();
     this.handles.clear();
   }

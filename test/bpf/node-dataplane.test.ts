@@ -14,6 +14,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BpfLink, attachXdp, loadObject, REASON_MAP_NAME } from '../../src/dataplane/index.js';
+import { native } from '../../src/dataplane/native.js';
 import { encode, u32 } from '../../src/dataplane/codec.js';
 import { SNAT_CT_MAP_NAME } from '../../src/dataplane/layouts.js';
 import { NodeDataplane, TOKEN_CONNTRACK_ENTRIES } from '../../src/dataplane/node.js';
@@ -62,6 +63,11 @@ function xdpProgId(ifname: string): number | undefined {
   const [link] = json<{ xdp?: { prog?: { id: number } } }[]>(['ip', '-j', '-d', 'link', 'show', 'dev', ifname]);
   return link?.xdp?.prog?.id;
 }
+
+/** bpftool's names of the map types a test creates by hand. */
+const MAP_TYPE_NAMES: Record<number, string> = { 1: 'hash', 9: 'lru_hash' };
+/** `n` bytes of value `b`, as bpftool takes them. */
+const hexBytes = (n: number, b: number): string[] => Array.from({ length: n }, () => `0x${b.toString(16).padStart(2, '0')}`);
 
 const ifindexOf = (ifname: string): number => Number(readFileSync(`/sys/class/net/${ifname}/ifindex`, 'utf8'));
 /** A u32 key as bpftool prints it (host order, little-endian here). */
@@ -198,24 +204,51 @@ describePrivileged('NodeDataplane on a real kernel', ['bpf', 'netns'], () => {
       }
     });
 
-    it('the conntrack table at another size is resized while empty, refused once it holds connections', async () => {
+    it('the conntrack table at another size is resized: empty, or with its connections copied over; another layout holding connections is refused', async () => {
       const t = topology();
       // A compute node's token-sized table, the node now given an external NIC.
       const at = await pinnedOld(t, 'old-ct', 'xdp_external', SNAT_CT_MAP_NAME, TOKEN_CONNTRACK_ENTRIES);
-      const { logger, messages } = collectingLogger();
-      const n = await startAt(t, at, logger);
+      const ctPin = join(at, SNAT_CT_MAP_NAME);
+      const first = collectingLogger();
+      let n = await startAt(t, at, first.logger);
+      const { keySize, valueSize, type } = n.maps.require(SNAT_CT_MAP_NAME).info;
+      const entry = (i: number): [Buffer, Buffer] => [Buffer.alloc(keySize, i), Buffer.alloc(valueSize, 0x40 + i)];
       try {
-        expect(messages).toContain('empty pinned map of another shape replaced');
-        expect(pinnedMap(join(at, SNAT_CT_MAP_NAME)).max_entries).toBe(2 * CONNTRACK_MAX);
-        // A connection in it; then the node without its external NIC would want the token size.
-        n.maps.require(SNAT_CT_MAP_NAME).update(Buffer.alloc(20, 1), Buffer.alloc(40));
+        expect(first.messages).toContain('empty pinned map of another shape replaced');
+        expect(pinnedMap(ctPin).max_entries).toBe(2 * CONNTRACK_MAX);
+        for (const i of [1, 2, 3]) n.maps.require(SNAT_CT_MAP_NAME).update(...entry(i));
       } finally {
         n.close();
       }
-      const err = await startAt(t, at, collectingLogger().logger, false).catch((e: unknown) => e);
+
+      // snat.conntrack_max doubled while it holds connections: resized, every connection carried over.
+      const second = collectingLogger();
+      n = await NodeDataplane.start({
+        bpffsRoot: at,
+        vtepIp: VTEP,
+        underlayInterface: t.rootLinkName('ul2'),
+        physicalNetworks: { external: t.rootLinkName('ph') },
+        snat: { conntrackMax: 2 * CONNTRACK_MAX },
+        logger: second.logger,
+      });
+      try {
+        expect(second.messages).toContain('pinned map of another size replaced: its entries were copied into the new one');
+        expect(pinnedMap(ctPin).max_entries).toBe(4 * CONNTRACK_MAX);
+        for (const i of [1, 2, 3]) expect(n.maps.require(SNAT_CT_MAP_NAME).lookup(entry(i)[0])).toEqual(entry(i)[1]);
+      } finally {
+        n.close();
+      }
+
+      // A table of another layout (an older build's value) holding a connection cannot be copied: refused, left as it is.
+      native().unpin(ctPin);
+      sh(['bpftool', 'map', 'create', ctPin, 'type', MAP_TYPE_NAMES[type]!, 'key', String(keySize), 'value', String(valueSize - 8), 'entries', '1024', 'name', SNAT_CT_MAP_NAME]);
+      sh(['bpftool', 'map', 'update', 'pinned', ctPin, 'key', ...hexBytes(keySize, 7), 'value', ...hexBytes(valueSize - 8, 9)]);
+      const err = await startAt(t, at, collectingLogger().logger).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(PinnedMapMismatchError);
-      expect((err as Error).message).toMatch(/xdpnet_snat_ct .*max_entries 1024 declared, 8192 pinned.*it holds connections/);
-      // Cleaned up by hand: the failed start left the first node's links.
+      expect((err as Error).message).toMatch(/xdpnet_snat_ct .*value size \d+ declared, \d+ pinned.*a map of another layout cannot take them/);
+      expect(pinnedMap(ctPin).max_entries).toBe(1024);
+      // Cleaned up by hand, as an operator would: remove the pin, start afresh.
+      native().unpin(ctPin);
       const again = await startAt(t, at, collectingLogger().logger);
       again.teardown();
     });
