@@ -231,16 +231,21 @@ export class Daemon {
  * and the pass sets ports up on the interfaces as they are now. A resync
  * (notifications were lost) may hide any of that. Requests coalesce, so a
  * burst of events costs one pass; the periodic full pass stays the safety net.
- * The underlay, which is the node's and not a port, is put right by the node
- * itself (a recreated one gets its programs again).
+ * The node's own interfaces (the underlay, the external NICs) are put right
+ * by the node itself: a recreated one gets its programs again, then a full
+ * pass moves the tables to its new ifindex.
  */
 function followInterfaces(events: NetlinkEvents, reconciler: Reconciler, node: NodeDataplane | undefined, logger: PinoLogger): void {
+  const own = node ? new Set([node.underlayInterface, ...node.externalInterfaces.keys()]) : new Set<string>();
   events.subscribe((e) => {
     if (e.type !== 'link' && e.type !== 'resync') return;
     reconciler.requestFullPass();
-    if (node && (e.type === 'resync' || e.link.name === node.underlayInterface)) {
-      node.repairUnderlay().catch((err: unknown) => logger.error({ err }, 'cannot attach the underlay programs again; the next link event retries'));
-    }
+    if (!node || (e.type === 'link' && !own.has(e.link.name))) return;
+    node.repairInterfaces().then(
+      // The tables follow the new ifindexes in a full pass after the programs are back.
+      (r) => r.reattached.length > 0 && reconciler.requestFullPass(),
+      (err: unknown) => logger.error({ err }, 'cannot attach the node interfaces’ programs again; the next link event retries'),
+    );
   });
 }
 

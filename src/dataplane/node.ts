@@ -16,10 +16,11 @@
 // loaded programs in atomically through them (hook-links.ts): an xdp_guard
 // link an older daemon left on a physical-network interface becomes
 // xdp_external through that same link. The VM ports' links are attached and
-// detached by the tables (port-programs.ts). An underlay interface deleted
-// and created again under its name (a driver reload, a bond rebuilt) gets its
-// programs and its xdpnet_tx_ports slot back from repairUnderlay(), which the
-// daemon calls on every link event.
+// detached by the tables (port-programs.ts). An underlay or external NIC
+// deleted and created again under its name (a driver reload, a bond rebuilt)
+// gets its programs and its xdpnet_tx_ports slot back from
+// repairInterfaces(), which the daemon calls on link events; the tables then
+// follow the new ifindex in their next full pass.
 //
 // Load-time settings: vtep_ip and underlay_mtu for every object that declares
 // them; xdp_port also gets the SNAT port range; xdp_external the
@@ -92,13 +93,16 @@ export interface NodeSnatOptions {
   verifyIpv4Checksum?: boolean;
 }
 
-/** What repairUnderlay() found: the programs on the interface as it is, attached again to a recreated one, or no such interface. */
-export type UnderlayRepair = 'kept' | 'reattached' | 'absent';
+/** What repairInterfaces() did: the node interfaces it attached the programs to again, and those that do not exist now. */
+export interface InterfaceRepair {
+  reattached: string[];
+  absent: string[];
+}
 
 /** An external NIC: a physical-network interface running xdp_external. */
 export interface ExternalInterface {
   name: string;
-  /** Its ifindex at start. */
+  /** Its ifindex now: repairInterfaces() follows an interface recreated under the name. */
   ifindex: number;
   /** The physical networks mapped to it (none if given by interface name only). */
   physicalNetworks: string[];
@@ -127,7 +131,7 @@ export class NodeDataplane {
     readonly interfaces: InterfaceIndex,
     /** The VM ports' programs. */
     readonly ports: PortPrograms,
-    /** The underlay's ifindex now (it is in xdpnet_tx_ports, and no VM port); repairUnderlay() follows a recreated one. */
+    /** The underlay's ifindex now (it is in xdpnet_tx_ports, and no VM port); repairInterfaces() follows a recreated one. */
     private underlayIndex: number,
     /** The underlay's MTU at start (the programs' underlay_mtu setting). */
     readonly underlayMtu: number,
@@ -147,60 +151,82 @@ export class NodeDataplane {
     return this.underlayIndex;
   }
 
-  private repairing: Promise<UnderlayRepair> | undefined;
+  private repairing: Promise<InterfaceRepair> | undefined;
 
   /**
-   * Attaches the underlay's programs again, and moves its xdpnet_tx_ports
-   * slot, if its interface was deleted and created again under the same name
-   * (another ifindex: the kernel's links to the old one are defunct). Calls
-   * made while one runs share it. 'absent': no interface of that name now
-   * (nothing to attach to: encapsulated frames are dropped, counted, until it
-   * comes back).
+   * Attaches the node's own programs again, and moves their xdpnet_tx_ports
+   * slots, on every node interface (the underlay, the external NICs) that was
+   * deleted and created again under its name: another ifindex, the kernel's
+   * links to the old one defunct. Calls made while one runs share it. An
+   * interface that does not exist now is `absent` (nothing to attach to:
+   * what would leave through it is dropped, counted, until it comes back).
    */
-  repairUnderlay(): Promise<UnderlayRepair> {
-    this.repairing ??= this.repairUnderlayNow().finally(() => {
+  repairInterfaces(): Promise<InterfaceRepair> {
+    this.repairing ??= this.repairInterfacesNow().finally(() => {
       this.repairing = undefined;
     });
     return this.repairing;
   }
 
-  private async repairUnderlayNow(): Promise<UnderlayRepair> {
-    const { underlayInterface: name, bpffsRoot, logger } = this.options;
+  private async repairInterfacesNow(): Promise<InterfaceRepair> {
+    const result: InterfaceRepair = { reattached: [], absent: [] };
+    const underlay = this.options.underlayInterface;
+    const outcome = await this.reattach(underlay, this.underlayIndex, [
+      { hook: 'tc', program: this.underlayPrograms.tc, programName: FLOOD.underlay },
+      { hook: 'xdp', program: this.underlayPrograms.xdp, programName: UNDERLAY.xdp },
+    ]);
+    if (outcome === 'absent') result.absent.push(underlay);
+    else if (outcome !== 'kept') {
+      result.reattached.push(underlay);
+      if (outcome.mtu !== this.underlayMtu) {
+        this.options.logger.warn(
+          { interface: underlay, mtu: outcome.mtu, programsMtu: this.underlayMtu },
+          'the recreated underlay has another MTU; the programs keep the one they were loaded with until xdpnetd restarts',
+        );
+      }
+      this.underlayIndex = outcome.index;
+    }
+    for (const ext of this.externalInterfaces.values()) {
+      if (!this.externalProgram) break;
+      const r = await this.reattach(ext.name, ext.ifindex, [{ hook: 'xdp', program: this.externalProgram, programName: EXTERNAL.xdp }]);
+      if (r === 'absent') result.absent.push(ext.name);
+      else if (r !== 'kept') {
+        result.reattached.push(ext.name);
+        ext.ifindex = r.index;
+      }
+    }
+    return result;
+  }
+
+  /**
+   * The programs `hooks` on interface `name` (our slot in xdpnet_tx_ports at
+   * `oldIndex`), attached again if the interface now has another ifindex or
+   * a hook lost its link; 'kept' if nothing had to be done.
+   */
+  private async reattach(
+    name: string,
+    oldIndex: number,
+    hooks: readonly { hook: 'tc' | 'xdp'; program: BpfProgram; programName: string }[],
+  ): Promise<'kept' | 'absent' | { index: number; mtu: number }> {
+    const { bpffsRoot, logger } = this.options;
     const link = await this.interfaces.lookupLink(name);
     if (!link) return 'absent';
-    const hooks = this.hooks.filter((h) => h.interfaceName === name);
-    if (hooks.length !== 2) return 'kept'; // closed: nothing of ours to move
-    if (link.index === this.underlayIndex && hooks.every((h) => h.link.info().ifindex === link.index)) return 'kept';
+    const held = this.hooks.filter((h) => h.interfaceName === name);
+    if (held.length !== hooks.length) return 'kept'; // closed: nothing of ours to move
+    if (link.index === oldIndex && held.every((h) => h.link.info().ifindex === link.index)) return 'kept';
 
-    // The slot first: xdp_port redirects encapsulated frames through it.
+    // The slot first: the programs redirect into the interface through it.
     const tx = txPortWrite(link.index);
     const txPorts = this.maps.require(tx.map);
     txPorts.update(tx.key, tx.value);
-    if (link.index !== this.underlayIndex) txPorts.delete(txPortWrite(this.underlayIndex).key);
-    // TC before XDP, as at start: xdp_underlay passes flooded frames up to tc_underlay_flood.
-    for (const hook of ['tc', 'xdp'] as const) {
+    if (link.index !== oldIndex) txPorts.delete(txPortWrite(oldIndex).key);
+    // In the order of the start (TC before XDP: XDP passes flooded frames up to TC).
+    for (const { hook, program, programName } of hooks) {
       const i = this.hooks.findIndex((h) => h.interfaceName === name && h.hook === hook);
-      const program = this.underlayPrograms[hook];
-      this.hooks[i] = ensureHook({
-        hook,
-        interfaceName: name,
-        ifindex: link.index,
-        program,
-        programName: hook === 'tc' ? FLOOD.underlay : UNDERLAY.xdp,
-        linksDir: join(bpffsRoot, 'links'),
-        logger,
-        current: this.hooks[i],
-      });
+      this.hooks[i] = ensureHook({ hook, interfaceName: name, ifindex: link.index, program, programName, linksDir: join(bpffsRoot, 'links'), logger, current: this.hooks[i] });
     }
-    logger.warn({ interface: name, ifindex: link.index, was: this.underlayIndex }, 'underlay interface recreated: its programs are attached again');
-    if (link.mtu !== this.underlayMtu) {
-      logger.warn(
-        { interface: name, mtu: link.mtu, programsMtu: this.underlayMtu },
-        'the recreated underlay has another MTU; the programs keep the one they were loaded with until xdpnetd restarts',
-      );
-    }
-    this.underlayIndex = link.index;
-    return 'reattached';
+    logger.warn({ interface: name, ifindex: link.index, was: oldIndex }, 'node interface recreated: its programs are attached again');
+    return { index: link.index, mtu: link.mtu };
   }
 
   /** The interface a physical network is mapped to here (whatever it is), or undefined. */

@@ -405,7 +405,8 @@ export class SnatTables {
     const now = this.links.get(name);
     if (!ext || !now) return { problem: `interface ${name} (${what}) does not exist` };
     if (now.index !== ext.ifindex) {
-      return { problem: `interface ${name} (${what}) was recreated since xdpnetd started (ifindex ${ext.ifindex}, now ${now.index}): restart xdpnetd to attach xdp_external to it` };
+      // Transient: the node attaches xdp_external to the new interface on its link event, then asks for a full pass.
+      return { problem: `interface ${name} (${what}) was recreated (ifindex ${ext.ifindex}, now ${now.index}); xdp_external is not attached to it yet` };
     }
     if (now.mac === undefined || now.mac === '00:00:00:00:00:00') return { problem: `interface ${name} (${what}) has no MAC address` };
     return { link: { ifindex: ext.ifindex, mtu: Math.min(now.mtu, 0xffff), mac: now.mac } };

@@ -372,7 +372,7 @@ describePrivileged('NodeDataplane on a real kernel', ['bpf', 'netns'], () => {
     expect(dumpKeys(idsBefore.get('xdpnet_tx_ports')!)).toEqual(want);
   });
 
-  it('an underlay deleted and created again under its name gets its programs and its transmit slot back (repairUnderlay)', async () => {
+  it('an underlay deleted and created again under its name gets its programs and its transmit slot back (repairInterfaces)', async () => {
     const t = topology();
     const recreate = () => t.addVeth({ a: { name: 'ul4' }, b: { ns: 'peer', name: 'ul4' } });
     await recreate();
@@ -383,16 +383,16 @@ describePrivileged('NodeDataplane on a real kernel', ['bpf', 'netns'], () => {
     const txSlot = (ifindex: number) => n.maps.require('xdpnet_tx_ports').lookup(encode(u32, ifindex));
     try {
       const before = ifindexOf(ul);
-      expect(await n.repairUnderlay()).toBe('kept');
+      expect(await n.repairInterfaces()).toEqual({ reattached: [], absent: [] });
       sh(['ip', 'link', 'del', ul]);
-      expect(await n.repairUnderlay()).toBe('absent');
+      expect(await n.repairInterfaces()).toEqual({ reattached: [], absent: [ul] });
       await recreate();
       const after = ifindexOf(ul);
       expect(after).not.toBe(before);
       expect(xdpProgId(ul)).toBeUndefined();
 
-      expect(await n.repairUnderlay()).toBe('reattached');
-      expect(messages).toContain('underlay interface recreated: its programs are attached again');
+      expect(await n.repairInterfaces()).toEqual({ reattached: [ul], absent: [] });
+      expect(messages).toContain('node interface recreated: its programs are attached again');
       expect(n.underlayIfindex).toBe(after);
       expect(prog(xdpProgId(ul)!).name).toBe('xdp_underlay');
       expect(onUnderlay()).toEqual([`tc_underlay_flood ${after}`, `xdp_underlay ${after}`]);
@@ -400,8 +400,11 @@ describePrivileged('NodeDataplane on a real kernel', ['bpf', 'netns'], () => {
       expect(txSlot(after)).toBeDefined();
       expect(txSlot(before)).toBeUndefined();
       // Calls that find nothing to do do nothing; concurrent ones share one repair.
-      const [a, b] = await Promise.all([n.repairUnderlay(), n.repairUnderlay()]);
-      expect([a, b]).toEqual(['kept', 'kept']);
+      const [a, b] = await Promise.all([n.repairInterfaces(), n.repairInterfaces()]);
+      expect([a, b]).toEqual([
+        { reattached: [], absent: [] },
+        { reattached: [], absent: [] },
+      ]);
     } finally {
       n.teardown();
     }

@@ -366,6 +366,22 @@ describePrivileged('SNAT end to end: VMs reach the internet through their router
   // The compute nodes: their VMs' packets go through the tunnel to the
   // gateway node (REASON_FWD_EXTERNAL_TUNNEL), which routes, translates and
   // sends the replies back encapsulated (REASON_FWD_SNAT_REPLY_ENCAP).
+  it('the external NIC deleted and created again while xdpnetd runs: xdp_external is attached again, the routers follow its new ifindex, SNAT and the external IPs work as before', async () => {
+    const c = cluster();
+    const extProgram = async () => (await c.api('gw').nodeStatus()).programs.find((p) => p.interfaceName === EXT_NIC && p.programName === 'xdp_external');
+    const before = (await extProgram())!.ifindex;
+    await c.recreateExternalLink();
+    await pollUntil(extProgram, (p) => p !== undefined && p.ifindex !== before, 'xdp_external attached to the new ext0');
+    for (const t of ['alpha', 'beta'] as const) {
+      await pollUntil(() => c.api('gw').getRouter(c.routers[t].id!), (r) => r.status?.state === 'RESOURCE_STATE_ACTIVE', `router ${t} ACTIVE on the new ext0`);
+    }
+    expect(await c.tcpStream('ga', 64 * KiB)).toMatchObject({ peer: { peer: EXT.alpha }, received: 64 * KiB, identical: true });
+    expect(await c.tcpStream('gb', 64 * KiB)).toMatchObject({ peer: { peer: EXT.beta }, received: 64 * KiB, identical: true });
+    // From outside: the external IPs are answered (ARP and ping) on the new interface.
+    await c.topo.exec(INET_NS, ['ip', 'neigh', 'flush', 'dev', 'eth0']);
+    expect(await ping(c, INET_NS, EXT.alpha, 2)).toBe(2);
+  });
+
   describe('from the compute nodes, through the tunnel to the gateway node', () => {
     it('VMs on hv1 (router alpha) and hv2 (router beta) reach the server as their router’s external IP, and the replies come back to them', async () => {
       const c = cluster();

@@ -518,18 +518,30 @@ export class GatewayCluster {
 
     await t.addNamespace(INET_NS, { disableIpv6: true });
     await t.addNamespace(SRV_NS, { disableIpv6: true });
-    await t.addVeth({ a: { ns: 'gw', name: EXT_NIC }, b: { ns: INET_NS, name: 'eth0', ip: [`${EXT.gateway}/24`, `${EXT.onLink}/24`] } });
+    await this.addExternalLink();
     await t.addVeth({ a: { ns: INET_NS, name: 'to-srv', ip: '198.18.0.1/24' }, b: { ns: SRV_NS, name: 'eth0', ip: `${SERVER}/24` } });
     await t.exec(INET_NS, ['sysctl', '-q', '-w', 'net.ipv4.ip_forward=1']);
     await t.exec(SRV_NS, ['ip', 'route', 'add', 'default', 'via', '198.18.0.1']);
     for (const [ns, dev] of [
-      [INET_NS, 'eth0'],
       [INET_NS, 'to-srv'],
       [SRV_NS, 'eth0'],
     ] as const) {
       await t.exec(ns, ['ethtool', '-K', dev, 'tx', 'off']);
     }
+  }
+
+  /** The external link: gw's external NIC and the internet router's eth0 (the external subnet's gateway and a host on it). */
+  private async addExternalLink(): Promise<void> {
+    const t = this.topo;
+    await t.addVeth({ a: { ns: 'gw', name: EXT_NIC }, b: { ns: INET_NS, name: 'eth0', ip: [`${EXT.gateway}/24`, `${EXT.onLink}/24`] } });
+    await t.exec(INET_NS, ['ethtool', '-K', 'eth0', 'tx', 'off']);
     await t.exec(INET_NS, ['ip', 'link', 'set', 'dev', 'eth0', 'xdpdrv', 'obj', await this.xdpPassObject(), 'sec', 'xdp']);
+  }
+
+  /** Deletes the external link (both ends) and creates it again as it was: new ifindexes, same names, addresses and settings. */
+  async recreateExternalLink(): Promise<void> {
+    await this.topo.exec('gw', ['ip', 'link', 'del', EXT_NIC]);
+    await this.addExternalLink();
   }
 
   private async xdpPassObject(): Promise<string> {
