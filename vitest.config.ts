@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // Removes what iproute2's loader and the tests leave empty in /sys/fs/bpf.
+    globalSetup: ['test/global-setup.ts'],
     // Separate processes, not worker threads: tests load the native addon,
     // change network namespaces' state and kill child processes.
     pool: 'forks',

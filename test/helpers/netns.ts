@@ -31,10 +31,11 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, linkSync, mkdirSync, readFileSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
+import { BPFFS_TEST_ROOT } from './bpffs-root.js';
 
 export const NETNS_DIR = '/run/netns';
 export const MARKER_DIR = '/run/xdpnet-test';
-export const BPFFS_TEST_ROOT = '/sys/fs/bpf/xdpnet-test';
+export { BPFFS_TEST_ROOT };
 
 /** A topology prefix: `xt` + 6 base36 chars. */
 export const PREFIX_RE = /^xt[0-9a-z]{6}$/;
