@@ -24,6 +24,7 @@ import {
   portInfo,
   vtepNexthop,
 } from '../../src/dataplane/layouts.js';
+import { FDB_NO_COPIES } from '../../src/dataplane/overlay-encode.js';
 import { objectPath } from './layouts.js';
 import { IP, MAC, NETWORK_MTU, PORT_STATS_SLOT, REMOTE_VTEP_IP, UNDERLAY_MTU, VNI, VTEP_IP } from './world.js';
 
@@ -36,7 +37,7 @@ export interface OverlayInterfaces {
 
 const NETWORK_ID = '00000000-0000-4000-8000-000000000100';
 const PORT_ID = '00000000-0000-4000-8000-000000000101';
-const NO_ROUTER = Buffer.alloc(16);
+const NO_ROUTER_ID = Buffer.alloc(16);
 const PORT_FLAGS = PORT_F_ADMIN_UP | PORT_F_PORT_SECURITY;
 const PORT_NET_FLAGS = PORT_NET_F_PRESENT | PORT_NET_F_ADMIN_UP;
 const PAD2 = Buffer.alloc(2);
@@ -111,38 +112,19 @@ function fill(obj: LoadedObject, ifx: OverlayInterfaces): void {
   ]);
   // The VM's MAC with the copy of its port the daemon keeps in it.
   const nexthop = { dst_mac: MAC.nexthop, src_mac: MAC.underlay, ifindex: ifx.underlay };
-  const noNexthop = { nexthop_present: 0, nexthop: { dst_mac: '00:00:00:00:00:00', src_mac: '00:00:00:00:00:00', ifindex: 0 } };
-  const noRouter = {
-    router_present: 0,
-    router_flags: 0,
-    router_mac: '00:00:00:00:00:00',
-    snat_present: 0,
-    snat_flags: 0,
-    snat_network_type: 0,
-    pad: Buffer.alloc(3),
-    snat_external_ip: '0.0.0.0',
-    snat_ifindex: 0,
-    snat_mtu: 0,
-    snat_nexthop: '0.0.0.0',
-    ext_nh_present: 0,
-    ext_nh_dst_mac: '00:00:00:00:00:00',
-    ext_nh_src_mac: '00:00:00:00:00:00',
-    pad2: Buffer.alloc(3),
-  };
   const port = {
+    ...FDB_NO_COPIES,
     port_stats_slot: PORT_STATS_SLOT,
     port_present: 1,
     port_flags: PORT_FLAGS,
     port_net_flags: PORT_NET_FLAGS,
     port_net_mtu: NETWORK_MTU,
-    ...noNexthop,
-    ...noRouter,
   };
   // The remote MAC with the copy of its VTEP's next hop the daemon keeps in it.
-  const remote = { port_stats_slot: 0, port_present: 0, port_flags: 0, port_net_flags: 0, port_net_mtu: 0, nexthop_present: 1, nexthop, ...noRouter };
+  const remote = { ...FDB_NO_COPIES, nexthop_present: 1, nexthop };
   write('xdpnet_fdb', fdbKey, fdbEntry, [
-    [{ vni: VNI, mac: MAC.vm, pad: PAD2 }, { kind: FDB_LOCAL, ifindex: ifx.port, vtep_ip: '0.0.0.0', router_id: NO_ROUTER, ...port }],
-    [{ vni: VNI, mac: MAC.remote, pad: PAD2 }, { kind: FDB_REMOTE, ifindex: 0, vtep_ip: REMOTE_VTEP_IP, router_id: NO_ROUTER, ...remote }],
+    [{ vni: VNI, mac: MAC.vm, pad: PAD2 }, { kind: FDB_LOCAL, ifindex: ifx.port, vtep_ip: '0.0.0.0', router_id: NO_ROUTER_ID, ...port }],
+    [{ vni: VNI, mac: MAC.remote, pad: PAD2 }, { kind: FDB_REMOTE, ifindex: 0, vtep_ip: REMOTE_VTEP_IP, router_id: NO_ROUTER_ID, ...remote }],
   ]);
   write('xdpnet_nexthops', ipv4, vtepNexthop, [[REMOTE_VTEP_IP, nexthop]]);
   write('xdpnet_tx_ports', u32, u32, [

@@ -589,6 +589,16 @@ export interface FdbCopies {
   gateway?: Buffer | undefined;
 }
 
+/** Every copy field of an fdb entry, absent: what an entry holds besides its location when it carries no copy. */
+export const FDB_NO_COPIES: Omit<FdbEntry, 'kind' | 'ifindex' | 'vtep_ip' | 'router_id'> = {
+  ...NO_PORT,
+  ...NO_NEXTHOP,
+  ...NO_ROUTER,
+  ...NO_SNAT,
+  pad: PAD3,
+  pad2: PAD3,
+};
+
 /**
  * An fdb entry with the copies `copies` gives it (none given: the programs
  * look the port or next hop up themselves).
@@ -596,7 +606,7 @@ export interface FdbCopies {
 export function encodeFdb(key: FdbKey, value: FdbValue, resolve: IfindexOf, copies: FdbCopies = {}): MapWrite {
   const what = `fdb ${key.vni}/${key.macAddress}`;
   const loc = value.location;
-  const none = { ...NO_PORT, ...NO_NEXTHOP, ...NO_ROUTER, ...NO_SNAT, pad: PAD3, pad2: PAD3 };
+  const none = FDB_NO_COPIES;
   const entry: FdbEntry =
     loc.kind === 'local'
       ? { kind: FDB_LOCAL, ifindex: ifindexOf(resolve, loc.interfaceName), vtep_ip: ANY, router_id: ZERO16, ...none, ...fdbPortFields(key.vni, copies.port) }

@@ -49,7 +49,7 @@ import {
   type PortInfo,
   type VtepNexthop,
 } from '../../src/dataplane/layouts.js';
-import { type IfindexOf, type MapWrite, encodeArp, encodeFdb, encodeLocalPort, encodeNetwork, fdbMapKey, portNetworkOf } from '../../src/dataplane/overlay-encode.js';
+import { FDB_NO_COPIES, type IfindexOf, type MapWrite, encodeArp, encodeFdb, encodeLocalPort, encodeNetwork, fdbMapKey, portNetworkOf } from '../../src/dataplane/overlay-encode.js';
 import { encodeRouter } from '../../src/dataplane/router-encode.js';
 import type { TableKey, TableValue } from '../../src/reconciler/tables.js';
 import { eth, flowHash, hexdiff, ipv4Bytes, vxlanSourcePort } from '../helpers/frames.js';
@@ -243,37 +243,18 @@ export const OVERLAY_LOAD = {
 /** Load-time settings of xdp_underlay. */
 export const UNDERLAY_LOAD = { rodata: { vtep_ip: be32Setting(VTEP_IP) } };
 
-const NO_NEXTHOP = { nexthop_present: 0, nexthop: { dst_mac: '00:00:00:00:00:00', src_mac: '00:00:00:00:00:00', ifindex: 0 } };
-const NO_ROUTER = {
-  router_present: 0,
-  router_flags: 0,
-  router_mac: '00:00:00:00:00:00',
-  snat_present: 0,
-  snat_flags: 0,
-  snat_network_type: 0,
-  pad: Buffer.alloc(3),
-  snat_external_ip: '0.0.0.0',
-  snat_ifindex: 0,
-  snat_mtu: 0,
-  snat_nexthop: '0.0.0.0',
-  ext_nh_present: 0,
-  ext_nh_dst_mac: '00:00:00:00:00:00',
-  ext_nh_src_mac: '00:00:00:00:00:00',
-  pad2: Buffer.alloc(3),
-};
-const NO_PORT = { port_stats_slot: 0, port_present: 0, port_flags: 0, port_net_flags: 0, port_net_mtu: 0, ...NO_NEXTHOP, ...NO_ROUTER };
 /** A local MAC's entry, with its copy of `port` (as the daemon writes it: overlay_maps.h). */
 export function localFdb(ifindex: number, port: PortInfo | undefined, vni: number): FdbEntry {
   const copy =
     port && port.vni === vni
       ? { port_stats_slot: port.stats_slot, port_present: 1, port_flags: port.flags, port_net_flags: port.net_flags, port_net_mtu: port.net_mtu }
       : {};
-  return { kind: FDB_LOCAL, ifindex, vtep_ip: '0.0.0.0', router_id: Buffer.alloc(16), ...NO_PORT, ...copy };
+  return { kind: FDB_LOCAL, ifindex, vtep_ip: '0.0.0.0', router_id: Buffer.alloc(16), ...FDB_NO_COPIES, ...copy };
 }
 /** A remote MAC's entry, with its copy of `nexthop` (its VTEP's xdpnet_nexthops entry, as the daemon writes it: overlay_maps.h). */
 export function remoteFdb(vtep: string, nexthop: VtepNexthop | undefined): FdbEntry {
   const copy = nexthop ? { nexthop_present: 1, nexthop } : {};
-  return { kind: FDB_REMOTE, ifindex: 0, vtep_ip: vtep, router_id: Buffer.alloc(16), ...NO_PORT, ...copy };
+  return { kind: FDB_REMOTE, ifindex: 0, vtep_ip: vtep, router_id: Buffer.alloc(16), ...FDB_NO_COPIES, ...copy };
 }
 const pad2 = Buffer.alloc(2);
 /** An ARP entry without a copy of its MAC's fdb entry (the programs look it up: route.h). */
@@ -410,7 +391,7 @@ export function installWorld(obj: LoadedObject, ifx: (n: IfName) => number, opts
     [{ vni: RED, mac: MAC.r1, pad: pad2 }, remote(R2)],
     [{ vni: RED, mac: MAC.r3, pad: pad2 }, remote(R3)],
     [{ vni: RED, mac: MAC.r9, pad: pad2 }, remote(R9)],
-    [{ vni: RED, mac: MAC.router, pad: pad2 }, { kind: FDB_ROUTER, ifindex: 0, vtep_ip: '0.0.0.0', router_id: ROUTER_ID, ...NO_PORT }],
+    [{ vni: RED, mac: MAC.router, pad: pad2 }, { kind: FDB_ROUTER, ifindex: 0, vtep_ip: '0.0.0.0', router_id: ROUTER_ID, ...FDB_NO_COPIES }],
     [{ vni: BLUE, mac: MAC.m1, pad: pad2 }, local('p3', BLUE)],
     [{ vni: BLUE, mac: MAC.m2, pad: pad2 }, remote(R3)],
     [{ vni: BLUE, mac: MAC.b3, pad: pad2 }, remote(R3)],
