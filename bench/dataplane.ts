@@ -28,14 +28,20 @@ import { type Options, parseOptions } from './dataplane/options.js';
 import { RESULT_FD, type RawResults, type WorkerConfig } from './dataplane/protocol.js';
 import { RealInterfaces, realScenarios } from './dataplane/real-interfaces.js';
 import { type Report, buildReport, renderTable, writeReport } from './dataplane/report.js';
-import { COMPARISONS, SCENARIOS } from './dataplane/scenarios.js';
+import { COMPARISONS, SCENARIOS, type Scenario } from './dataplane/scenarios.js';
 import { BenchTopology } from './dataplane/topology.js';
 
 const WORKER = fileURLToPath(new URL('./dataplane/worker.js', import.meta.url));
 
+/** The scenarios of these directions (null: all), in SCENARIOS order. */
+function inDirections(directions: readonly string[] | null): Scenario[] {
+  return SCENARIOS.filter((s) => directions === null || directions.includes(s.direction));
+}
+
 /** How many scenarios a run of these options offers (the traffic budget is shared out over them). */
-export function scenarioCount(real: boolean): number {
-  return real ? realScenarios(SCENARIOS).length : SCENARIOS.length;
+export function scenarioCount(real: boolean, directions: readonly string[] | null): number {
+  const chosen = inDirections(directions);
+  return real ? realScenarios(chosen).length : chosen.length;
 }
 
 const children = new Set<ChildProcess>();
@@ -96,7 +102,8 @@ export async function runDataplane(options: Options): Promise<Report> {
   console.log('dataplane: building namespaces');
   const topology = await BenchTopology.create();
   try {
-    const raw = await runWorker(topology.net.node, { options, net: topology.net });
+    const scenarios = options.directions === null ? undefined : inDirections(options.directions).map((s) => s.id);
+    const raw = await runWorker(topology.net.node, { options, net: topology.net, scenarios });
     return buildReport(raw, options, { startedAt, brNetfilter: topology.net.brNetfilter, comparisons: COMPARISONS });
   } finally {
     await topology.destroy();
@@ -105,8 +112,9 @@ export async function runDataplane(options: Options): Promise<Report> {
 
 async function runOnRealInterfaces(options: Options, startedAt: Date): Promise<Report> {
   const opts = options.real!;
-  const run = realScenarios(SCENARIOS);
-  const skipped = SCENARIOS.filter((s) => !run.includes(s));
+  const chosen = inDirections(options.directions);
+  const run = realScenarios(chosen);
+  const skipped = chosen.filter((s) => !run.includes(s));
   console.log(`dataplane: real interfaces ${opts.portIf} (port side) and ${opts.uplinkIf} (uplink side)${opts.netns ? ` in ${opts.netns}` : ''}`);
   const real = await RealInterfaces.prepare(opts, run, skipped);
   try {

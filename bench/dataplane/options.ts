@@ -7,6 +7,8 @@
 //                    run's budget of traffic shared out over rounds × scenarios,
 //                    within 0.25–0.75 s, 0.1–0.4 s with --quick)
 //   --repeat N       runs per ns/packet measurement (BPF_PROG_RUN without live frames)
+//   --directions D,… only these directions (encap, decap, routed, snat, rsnat,
+//                    snat-new), each with all its paths; default every one
 //   --out FILE       where bench/dataplane.ts writes its JSON (default bench/results/overlay.json)
 //
 // Real interfaces instead of the benchmark's veth namespaces
@@ -23,6 +25,7 @@
 import { join } from 'node:path';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { REPO_ROOT } from '../../src/dataplane/native.js';
+import { DIRECTIONS } from './scenarios.js';
 
 /** Real interfaces to run on (null: the benchmark's own veth namespaces). */
 export interface RealInterfaceOptions {
@@ -45,6 +48,8 @@ export interface Options {
   repeat: number;
   out: string;
   quick: boolean;
+  /** The directions to run (scenarios.ts), in the order given; null: every one. */
+  directions: string[] | null;
   real: RealInterfaceOptions | null;
 }
 
@@ -64,6 +69,7 @@ export const DATAPLANE_FLAGS = {
   rounds: { type: 'string' },
   seconds: { type: 'string' },
   repeat: { type: 'string' },
+  directions: { type: 'string' },
   'port-if': { type: 'string' },
   'uplink-if': { type: 'string' },
   'port-sink-if': { type: 'string' },
@@ -75,10 +81,11 @@ export const DATAPLANE_FLAGS = {
 type FlagValues = { [K in keyof typeof DATAPLANE_FLAGS]?: (typeof DATAPLANE_FLAGS)[K]['type'] extends 'boolean' ? boolean : string };
 
 /**
- * How many scenarios one round runs, on real interfaces or not: the traffic
- * budget is shared out over them when --seconds is not given.
+ * How many scenarios one round runs, on real interfaces or not, in these
+ * directions (null: all): the traffic budget is shared out over them when
+ * --seconds is not given.
  */
-export type ScenarioCount = (real: boolean) => number;
+export type ScenarioCount = (real: boolean, directions: readonly string[] | null) => number;
 
 /** bench/dataplane.ts's command line. */
 export function parseOptions(argv: readonly string[], scenarios: ScenarioCount): Options {
@@ -90,8 +97,9 @@ export function parseOptions(argv: readonly string[], scenarios: ScenarioCount):
 export function dataplaneOptions(values: FlagValues, scenarios: ScenarioCount, out: string): Options {
   const base = values.quick ? QUICK : FULL;
   const real = realInterfaces(values);
+  const directions = directionList(values.directions);
   const rounds = number('--rounds', values.rounds, base.rounds, { min: 1, integer: true });
-  const shared = base.budgetSeconds / (rounds * Math.max(1, scenarios(real !== null)));
+  const shared = base.budgetSeconds / (rounds * Math.max(1, scenarios(real !== null, directions)));
   const fallback = round2(Math.min(base.seconds.max, Math.max(base.seconds.min, shared)));
   const seconds = number('--seconds', values.seconds, fallback, { min: 0.01 });
   return {
@@ -101,8 +109,19 @@ export function dataplaneOptions(values: FlagValues, scenarios: ScenarioCount, o
     repeat: number('--repeat', values.repeat, base.repeat, { min: 1, integer: true }),
     out,
     quick: values.quick ?? false,
+    directions,
     real,
   };
+}
+
+function directionList(given: string | undefined): string[] | null {
+  if (given === undefined) return null;
+  const names = given.split(',').map((d) => d.trim());
+  const unknown = names.filter((d) => !DIRECTIONS.includes(d));
+  if (names.length === 0 || unknown.length > 0) {
+    throw new RangeError(`--directions wants a comma-separated list of ${DIRECTIONS.join(', ')}, got ${JSON.stringify(given)}`);
+  }
+  return [...new Set(names)];
 }
 
 // IFNAMSIZ less the NUL; the characters the kernel refuses in a name.

@@ -321,6 +321,9 @@ export const SCENARIOS: readonly Scenario[] = [
   },
 ];
 
+/** Every direction, in SCENARIOS order. */
+export const DIRECTIONS: readonly string[] = [...new Set(SCENARIOS.map((s) => s.direction))];
+
 export interface Comparison {
   direction: string;
   of: PathKind;

@@ -35,6 +35,23 @@ describe('bench flags', () => {
     expect(few.real).toBeNull();
   });
 
+  it('runs only the directions asked for, sharing the budget over their scenarios', () => {
+    const asked: (readonly string[] | null)[] = [];
+    const counting = (_real: boolean, directions: readonly string[] | null) => {
+      asked.push(directions);
+      return directions === null ? 17 : directions.length * 3;
+    };
+    expect(parseOptions([], counting).directions).toBeNull();
+    const two = parseOptions(['--directions', 'routed, encap,routed'], counting);
+    expect(two.directions).toEqual(['routed', 'encap']);
+    expect(asked).toEqual([null, ['routed', 'encap']]);
+    expect(two.seconds).toBe(FULL.seconds.max);
+    expect(() => parseOptions(['--directions', 'encap,sideways'], counting)).toThrow(
+      '--directions wants a comma-separated list of encap, decap, routed, snat, rsnat, snat-new, got "encap,sideways"',
+    );
+    expect(() => parseOptions(['--directions', ''], counting)).toThrow('--directions wants');
+  });
+
   it('names the flag and what it wants on a bad value', () => {
     expect(() => parseOptions(['--rounds', '0'], count(1))).toThrow('--rounds wants an integer ≥ 1, got "0"');
     expect(() => parseOptions(['--rounds', '2.5'], count(1))).toThrow('--rounds wants an integer');
