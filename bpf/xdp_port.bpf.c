@@ -4,7 +4,9 @@
  * is what the VM sent. In order:
  *
  *   1. the port (by ingress ifindex) and its network must be known and up
- *      (the network as the port's entry has it: port_state.h);
+ *      (the network as the port's entry has it: port_state.h; the port's
+ *      entry and the destination's FDB entry through this CPU's caches of
+ *      them: lookup_cache.h);
  *   2. header validation (the guard's, parse.h) and, if the port says so,
  *      port security (port_security.h);
  *   3. an ARP request for an address the network knows is answered here
@@ -39,6 +41,7 @@
 #include "lib/arp.h"
 #include "lib/deliver.h"
 #include "lib/fdb.h"
+#include "lib/lookup_cache.h"
 #include "lib/overlay_maps.h"
 #include "lib/parse.h"
 #include "lib/port_frame.h"
@@ -59,6 +62,7 @@ SNAT_CONFIG();
 static __always_inline outcome_t port(struct xdp_md *ctx, struct port_stats **stats)
 {
 	__u32 ifindex = ctx->ingress_ifindex;
+	__u64 stamp = cache_stamp();
 	struct port_network net;
 	struct hdr_cursor cursor;
 	struct underlay_config ul = { .vtep_ip = CONFIG(vtep_ip), .mtu = CONFIG(underlay_mtu) };
@@ -68,7 +72,7 @@ static __always_inline outcome_t port(struct xdp_md *ctx, struct port_stats **st
 	__u32 vni;
 	int ret;
 
-	port = bpf_map_lookup_elem(&xdpnet_ports, &ifindex);
+	port = port_lookup_cached(ifindex, stamp);
 	if (!port)
 		return drop(REASON_DROP_UNKNOWN_PORT);
 	/* Before any other check: what a down port's VM sends is received, then dropped. */
@@ -100,7 +104,7 @@ static __always_inline outcome_t port(struct xdp_md *ctx, struct port_stats **st
 
 	if (mac_is_multicast(f.l2.eth->h_dest))
 		return pass(REASON_PASS_TO_FLOOD);
-	fdb = fdb_lookup(vni, f.l2.eth->h_dest);
+	fdb = fdb_lookup_cached(vni, f.l2.eth->h_dest, stamp);
 	if (!fdb)
 		return pass(REASON_PASS_TO_FLOOD); /* unknown unicast */
 	switch (fdb->kind) {

@@ -36,6 +36,7 @@
 #include "lib/csum.h"
 #include "lib/encap.h"
 #include "lib/fdb.h"
+#include "lib/lookup_cache.h"
 #include "lib/overlay_maps.h"
 #include "lib/parse.h"
 #include "lib/port_state.h"
@@ -79,11 +80,12 @@ static __always_inline outcome_t vxlan_rx(struct xdp_md *ctx, const struct hdr_c
 	vni = vxlan_vni(vxlan);
 
 	/*
-	 * Unicast to a local port of the network first: one lookup, the FDB's,
-	 * whose entry carries the port's state and its network's (port_state.h).
+	 * Unicast to a local port of the network first: one lookup, the FDB's
+	 * (through this CPU's cache of it: lookup_cache.h), whose entry carries
+	 * the port's state and its network's (port_state.h).
 	 */
 	if (!mac_is_multicast(inner->h_source) && !mac_is_multicast(inner->h_dest))
-		fdb = fdb_lookup(vni, inner->h_dest);
+		fdb = fdb_lookup_cached(vni, inner->h_dest, cache_stamp());
 	if (fdb && fdb->kind == FDB_LOCAL && local_port_of(fdb, vni, &lp) == 0) {
 		/* The network's MTU is the sender's to keep to: only its state counts here. */
 		ret = port_network_of(vni, lp.net_flags, 0, &net);

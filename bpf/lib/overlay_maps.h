@@ -43,6 +43,7 @@
 #ifndef XDPNET_OVERLAY_MAPS_H
 #define XDPNET_OVERLAY_MAPS_H
 
+#include "cache_gen.h"
 #include "common.h"
 
 /* --- xdpnet_ports: ifindex (host order) -> the VM port behind that interface. */

@@ -34,8 +34,9 @@
  *
  * The router (MAC, admin state) comes from the copy its FDB_ROUTER entry
  * carries, the destination network's state from the copy a local port's FDB
- * entry carries (port_state.h), when they are there: lookups saved, the
- * same decisions.
+ * entry carries (port_state.h), when they are there, and the route with its
+ * neighbour from this CPU's cache of them (route_cache.h): lookups saved,
+ * the same decisions.
  *
  * An ICMP error is sent only where RFC 1812 4.3.2.7 allows one (icmp.h); where
  * it does not, the frame is dropped under the DROP_ reason of the same cause.
@@ -58,26 +59,11 @@
 #include "parse.h"
 #include "port_frame.h"
 #include "port_state.h"
+#include "route_cache.h"
 #include "router_maps.h"
 #include "verdict.h"
 
 #define IP_DF_BIT 0x4000
-
-/* The router's route for `daddr`: longest prefix first, only among its own routes. */
-static __always_inline struct route_entry *route_lookup(const __u8 *router_id, __be32 daddr)
-{
-	struct route_key key = { .prefixlen = ROUTE_PREFIX_BITS + 32, .ip = daddr };
-
-	__builtin_memcpy(key.router_id, router_id, ROUTER_ID_LEN);
-	return bpf_map_lookup_elem(&xdpnet_routes, &key);
-}
-
-static __always_inline struct arp_entry *neighbor_lookup(__u32 vni, __be32 ip)
-{
-	struct arp_key key = { .vni = vni, .ip = ip };
-
-	return bpf_map_lookup_elem(&xdpnet_arp, &key);
-}
 
 /*
  * The router of the FDB_ROUTER entry `fdb`: from the entry's copy of it when
@@ -212,7 +198,6 @@ static __out_of_line outcome_t route_frame(struct xdp_md *ctx, struct port_frame
 	struct arp_entry *neigh;
 	const struct fdb_entry *fdb = NULL;
 	struct iphdr *ip = f->ip;
-	__be32 target;
 	__u32 vni;
 	int ret;
 
@@ -225,7 +210,7 @@ static __out_of_line outcome_t route_frame(struct xdp_md *ctx, struct port_frame
 	if (ret < 0)
 		return drop_from(ret);
 
-	route = route_lookup(router_id, ip->daddr);
+	route = route_and_neighbor(router_id, ip->daddr, &neigh);
 	if (!route) {
 		return route_icmp_error(ctx, f, router_id, router, in_vni,
 					(struct route_error){ ICMP_DEST_UNREACH, ICMP_NET_UNREACH, 0,
@@ -233,11 +218,8 @@ static __out_of_line outcome_t route_frame(struct xdp_md *ctx, struct port_frame
 	}
 	switch (route->kind) {
 	case ROUTE_CONNECTED:
-		target = ip->daddr;
-		break;
 	case ROUTE_NEXTHOP:
-		target = route->nexthop;
-		break;
+		break; /* `neigh` is the destination's, or the next hop's */
 	case ROUTE_EXTERNAL:
 		return route_external(ctx, f, in_vni, router_id, router_fdb, router, route, ul);
 	default:
@@ -245,7 +227,6 @@ static __out_of_line outcome_t route_frame(struct xdp_md *ctx, struct port_frame
 	}
 	vni = route->vni;
 
-	neigh = neighbor_lookup(vni, target);
 	if (neigh && mac_equal(neigh->mac, router->mac)) {
 		/* The router's own address (its interfaces' IPs map to its MAC), before the TTL, as Linux. */
 		if (route->kind == ROUTE_CONNECTED)

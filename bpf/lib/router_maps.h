@@ -29,6 +29,7 @@
 #ifndef XDPNET_ROUTER_MAPS_H
 #define XDPNET_ROUTER_MAPS_H
 
+#include "cache_gen.h"
 #include "common.h"
 
 #define ROUTER_ID_LEN 16

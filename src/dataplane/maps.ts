@@ -38,8 +38,18 @@ const roundUp8 = (n: number): number => Math.ceil(n / 8) * 8;
 /** Entries fetched per BPF_MAP_LOOKUP_BATCH call. */
 const BATCH_SIZE = 256;
 
+/**
+ * Told after every change made through a handle (cache-generation.ts: the
+ * programs' cached copies of the map must then be dropped); closed with it.
+ */
+export interface MapChangeListener {
+  changed(): void;
+  close(): void;
+}
+
 export class BpfMap {
   readonly info: NativeMapInfo;
+  private listener: MapChangeListener | undefined;
   readonly perCpu: boolean;
   /** Bytes of one value as lookup returns it (all CPUs for per-CPU maps). */
   readonly valueBufferSize: number;
@@ -71,13 +81,22 @@ export class BpfMap {
     return this.handle.lookup(key);
   }
 
+  /** `listener` is told after every change made through this handle from now on, and closed with it. */
+  onChange(listener: MapChangeListener): void {
+    this.listener?.close();
+    this.listener = listener;
+  }
+
   update(key: Buffer, value: Buffer, mode: UpdateMode = 'any'): void {
     this.handle.update(key, value, UPDATE_FLAGS[mode]);
+    this.listener?.changed();
   }
 
   /** False when the key was not there. */
   delete(key: Buffer): boolean {
-    return this.handle.delete(key);
+    const deleted = this.handle.delete(key);
+    if (deleted) this.listener?.changed();
+    return deleted;
   }
 
   *keys(): IterableIterator<Buffer> {
@@ -144,13 +163,18 @@ export class BpfMap {
     if (entries.length === 0) return 0;
     const keys = Buffer.concat(entries.map(([k]) => k));
     const values = Buffer.concat(entries.map(([, v]) => v));
+    let written: number;
     try {
-      return this.handle.updateBatch(keys, values, entries.length, UPDATE_FLAGS[mode]);
+      written = this.handle.updateBatch(keys, values, entries.length, UPDATE_FLAGS[mode]);
     } catch (err) {
+      // A batch that failed part way may have written some entries.
+      this.listener?.changed();
       if (!isUnsupported(err)) throw err;
       for (const [k, v] of entries) this.update(k, v, mode);
       return entries.length;
     }
+    this.listener?.changed();
+    return written;
   }
 
   /**
@@ -170,7 +194,11 @@ export class BpfMap {
    */
   deleteBatch(keys: readonly Buffer[]): number {
     if (keys.length === 0) return 0;
-    return this.handle.deleteBatch(Buffer.concat(keys), keys.length);
+    try {
+      return this.handle.deleteBatch(Buffer.concat(keys), keys.length);
+    } finally {
+      this.listener?.changed();
+    }
   }
 
   pin(path: string): void {
@@ -178,6 +206,8 @@ export class BpfMap {
   }
 
   close(): void {
+    this.listener?.close();
+    this.listener = undefined;
     this.handle.close();
   }
 }

@@ -47,6 +47,7 @@
 
 import { mkdirSync, readdirSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { CACHE_GEN_MAP, advanceGeneration } from './cache-generation.js';
 import { DEFAULT_BPFFS_ROOT, ensureBpffs } from './bpffs.js';
 import { encode, ipv4 } from './codec.js';
 import { type AttachmentStatus, type HookLogger, type PinnedHook, detachHook, ensureHook, hookStatus } from './hook-links.js';
@@ -113,6 +114,8 @@ const UNDERLAY = { file: 'xdp_underlay.bpf.o', xdp: 'xdp_underlay' };
 const FLOOD = { file: 'tc_flood.bpf.o', port: 'tc_port_flood', underlay: 'tc_underlay_flood' };
 const PORT = { file: 'xdp_port.bpf.o', xdp: 'xdp_port' };
 const EXTERNAL = { file: 'xdp_external.bpf.o', xdp: 'xdp_external' };
+/** How often the node writes a new cache generation regardless of its own changes (the bound on a foreign write going unseen). */
+export const CACHE_GENERATION_PERIOD_MS = 1000;
 
 /** xdpnet_snat_ct's max_entries on a node with no external NIC: nothing creates connections there. */
 export const TOKEN_CONNTRACK_ENTRIES = 1024;
@@ -144,7 +147,16 @@ export class NodeDataplane {
     readonly externalProgram: BpfProgram | undefined,
     /** What the underlay runs, to attach again to a recreated underlay. */
     private readonly underlayPrograms: { tc: BpfProgram; xdp: BpfProgram },
-  ) {}
+  ) {
+    // A new cache generation now (whatever the programs cached before this start is dropped)
+    // and every second: changes written past our handles are seen within that (cache-generation.ts).
+    const generation = maps.require(CACHE_GEN_MAP);
+    advanceGeneration(generation);
+    this.cacheTicker = setInterval(() => advanceGeneration(generation), CACHE_GENERATION_PERIOD_MS);
+    this.cacheTicker.unref();
+  }
+
+  private readonly cacheTicker: NodeJS.Timeout;
 
   /** The underlay's ifindex (in xdpnet_tx_ports, never a VM port's). */
   get underlayIfindex(): number {
@@ -373,6 +385,7 @@ export class NodeDataplane {
 
   /** Closes handles. Programs stay attached and maps stay pinned: forwarding goes on. */
   close(): void {
+    clearInterval(this.cacheTicker);
     this.ports.close();
     for (const h of this.hooks) h.link.close();
     this.hooks.length = 0;

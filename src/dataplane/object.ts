@@ -14,6 +14,7 @@
 // naming the map and what differs.
 
 import { type NativeObject, type NativeObjectMapDesc, type NativeObjectProgramDesc, native } from './native.js';
+import { CACHED_MAPS, CACHE_GEN_MAP, GenerationOnChange } from './cache-generation.js';
 import { BpfMap } from './maps.js';
 import { BpfProgram } from './program.js';
 import { endianness } from 'node:os';
@@ -53,9 +54,21 @@ export class LoadedObject {
     return this.handle.programs();
   }
 
-  /** A handle of its own on one of the object's maps (it outlives the object). */
+  /**
+   * A handle of its own on one of the object's maps (it outlives the object).
+   * A map the programs cache (cache-generation.ts) writes a new cache
+   * generation after every change made through it.
+   */
   map(name: string): BpfMap {
-    return new BpfMap(this.handle.map(name));
+    const map = new BpfMap(this.handle.map(name));
+    if (CACHED_MAPS.has(name)) {
+      if (!this.handle.maps().some((m) => m.name === CACHE_GEN_MAP)) {
+        map.close();
+        throw new Error(`${this.path}: declares ${name}, which the programs cache, without ${CACHE_GEN_MAP} (bpf/lib/cache_gen.h)`);
+      }
+      map.onChange(new GenerationOnChange(new BpfMap(this.handle.map(CACHE_GEN_MAP))));
+    }
+    return map;
   }
 
   /** A handle of its own on one of the object's programs (it outlives the object). */

@@ -153,7 +153,7 @@ describe('real interfaces: which link is which side', () => {
 // ---------------------------------------------------------------------------
 // Reports from made-up measurements
 
-const OPTIONS = { rounds: 3, seconds: 0.5, warmupSeconds: 0.2, repeat: 1000, out: '', quick: true, real: null };
+const OPTIONS = { rounds: 3, seconds: 0.5, warmupSeconds: 0.2, repeat: 1000, out: '', quick: true, directions: null, real: null };
 
 /** Rates per direction: ours, the floor (or null), the baseline (kind, rate). */
 const RATES: Record<string, [number, number | null, string, number]> = {
