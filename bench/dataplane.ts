@@ -33,9 +33,18 @@ import { BenchTopology } from './dataplane/topology.js';
 
 const WORKER = fileURLToPath(new URL('./dataplane/worker.js', import.meta.url));
 
-/** The scenarios of these directions (null: all), in SCENARIOS order. */
+/**
+ * The scenarios of these directions (null: all), in SCENARIOS order, and the
+ * scenarios of other directions they need (rsnat's kernel row replies to
+ * snat's connection: that direction is measured too).
+ */
 function inDirections(directions: readonly string[] | null): Scenario[] {
-  return SCENARIOS.filter((s) => directions === null || directions.includes(s.direction));
+  const chosen = new Set(SCENARIOS.filter((s) => directions === null || directions.includes(s.direction)).map((s) => s.direction));
+  for (const s of SCENARIOS) {
+    if (!chosen.has(s.direction)) continue;
+    for (const id of s.needs ?? []) chosen.add(SCENARIOS.find((n) => n.id === id)!.direction);
+  }
+  return SCENARIOS.filter((s) => chosen.has(s.direction));
 }
 
 /** How many scenarios a run of these options offers (the traffic budget is shared out over them). */

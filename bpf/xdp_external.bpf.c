@@ -31,6 +31,7 @@
 #include "lib/common.h"
 #include "lib/config.h"
 #include "lib/deliver.h"
+#include "lib/external_cache.h"
 #include "lib/external_arp.h"
 #include "lib/external_deliver.h"
 #include "lib/fip.h"
@@ -144,7 +145,7 @@ static __always_inline outcome_t external(struct xdp_md *ctx)
 			return outcome(XDP_TX, REASON_FWD_EXTERNAL_ARP_REPLY);
 		return result;
 	}
-	addr = bpf_map_lookup_elem(&xdpnet_ext_addrs, &pkt.ip->daddr);
+	addr = ext_addr_lookup_cached(pkt.ip->daddr);
 	if (!addr || addr->ifindex != ctx->ingress_ifindex)
 		return pass(REASON_PASS_HOST);
 	/* A flat external network is untagged: a tagged frame is some other network's. */

@@ -90,6 +90,8 @@ export interface Scenario {
   timeAlone: boolean;
   /** Untimed, once, after every scenario's program is loaded and before the warm-up: state the scenario needs. */
   setup?: (s: SetupContext) => Promise<void>;
+  /** Scenarios `setup` offers frames through, which must then be in the run too. */
+  needs?: string[];
 }
 
 /** The namespace a scenario's traffic is generated in. */
@@ -289,6 +291,7 @@ export const SCENARIOS: readonly Scenario[] = [
     timeAlone: false,
     // The connection: the VM's first packet makes it (UDP timeouts in `masq` are an hour).
     setup: (s) => s.offer('snat/nftables', 1),
+    needs: ['snat/nftables'],
   },
   {
     id: 'snat-new/xdpnet',

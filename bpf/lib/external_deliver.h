@@ -26,6 +26,7 @@
 
 #include "common.h"
 #include "deliver.h"
+#include "external_cache.h"
 #include "fdb.h"
 #include "icmp.h"
 #include "mac.h"
@@ -74,6 +75,10 @@ static __always_inline outcome_t ext_icmp_error(struct xdp_md *ctx, const struct
  * `t->vm_mac` on network `t->vni`, behind the router of `addr`. Returns true
  * when that decided the packet (*result), false when it may go on: the
  * caller translates it and calls ext_to_vm_deliver().
+ *
+ * xdp_external's alone (a packet from outside): the router and the VM's
+ * FDB entry come through this CPU's caches (external_cache.h,
+ * lookup_cache.h), which nothing else on that program's path looks up.
  */
 static __always_inline bool ext_to_vm_check(struct xdp_md *ctx, const struct iphdr *ip, const struct ext_addr *addr,
 					    struct vm_target *t, outcome_t *result)
@@ -83,7 +88,7 @@ static __always_inline bool ext_to_vm_check(struct xdp_md *ctx, const struct iph
 	__u32 vni = t->vni;
 	int ret;
 
-	t->router = bpf_map_lookup_elem(&xdpnet_routers, addr->router_id);
+	t->router = router_lookup_cached(addr->router_id);
 	if (!t->router) {
 		*result = drop(REASON_DROP_ROUTING_NOT_IMPLEMENTED);
 		return true;
@@ -103,7 +108,7 @@ static __always_inline bool ext_to_vm_check(struct xdp_md *ctx, const struct iph
 	 * saves the lookup of the network.
 	 */
 	if (!t->fdb)
-		t->fdb = fdb_lookup(vni, t->vm_mac);
+		t->fdb = fdb_lookup_cached(vni, t->vm_mac, cache_stamp());
 	if (t->fdb && t->fdb->kind == FDB_LOCAL && local_port_of(t->fdb, vni, &lp) == 0)
 		ret = port_network_of(vni, lp.net_flags, lp.net_mtu, &net);
 	else

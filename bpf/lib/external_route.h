@@ -45,6 +45,7 @@
 #include "common.h"
 #include "conntrack.h"
 #include "deliver.h"
+#include "external_cache.h"
 #include "external_hairpin.h"
 #include "fip.h"
 #include "mac.h"
@@ -135,7 +136,7 @@ static __always_inline outcome_t route_external(struct xdp_md *ctx, struct port_
 	ifindex = snat->ifindex;
 
 	/* 1:1, before SNAT; looked up first: a floating IP's packet to the router may be a hairpin's answer. */
-	fip = fip_out_lookup(router_id, ip->saddr);
+	fip = fip_out_lookup_cached(router_id, ip->saddr);
 	/* The router's own address on the external network: before the TTL, as Linux. */
 	if (ip->daddr == ext_ip && !hairpin_to_own_gateway(ip, (void *)(long)ctx->data_end, fip))
 		return to_router(ctx, f, router);

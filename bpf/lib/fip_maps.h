@@ -33,6 +33,7 @@
 #ifndef XDPNET_FIP_MAPS_H
 #define XDPNET_FIP_MAPS_H
 
+#include "cache_gen.h"
 #include "common.h"
 #include "router_maps.h"
 

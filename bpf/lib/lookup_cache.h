@@ -22,17 +22,19 @@
  * written. Misses (not there, another key in the slot, an old generation)
  * look the map up and fill the slot: the cost of the plain lookup and a copy.
  *
- * A pointer these functions return (into the cache or into the map) is good
- * until the next lookup of the same cache on this CPU: each is used for one
- * lookup per frame (the ingress port; the frame's own destination MAC).
- * Lookups of the same maps elsewhere on a frame's path stay plain.
+ * What these functions return is always the slot's copy, on a miss too
+ * (filled first): one kind of pointer for the verifier, whose paths would
+ * otherwise double with each cache (a pointer into the cache and one into
+ * the map are states it cannot merge). It is good until the next lookup of
+ * the same cache on this CPU: each cache serves one lookup per frame (the
+ * ingress port; the frame's own destination MAC). Lookups of the same maps
+ * elsewhere on a frame's path stay plain.
  */
 #ifndef XDPNET_LOOKUP_CACHE_H
 #define XDPNET_LOOKUP_CACHE_H
 
 #include "cache_gen.h"
 #include "common.h"
-#include "fdb.h"
 #include "mac.h"
 #include "overlay_maps.h"
 
@@ -66,22 +68,25 @@ struct {
 	__type(value, struct port_cache_slot);
 } xdpnet_port_cache SEC(".maps");
 
-/* xdpnet_ports' entry for `ifindex` (or its copy); NULL: none. */
+/* A copy of xdpnet_ports' entry for `ifindex`; NULL: none. */
 static __always_inline struct port_info *port_lookup_cached(__u32 ifindex, __u64 stamp)
 {
 	__u32 slot = ifindex & (PORT_CACHE_SLOTS - 1);
 	struct port_cache_slot *c = bpf_map_lookup_elem(&xdpnet_port_cache, &slot);
 	struct port_info *port;
 
-	if (c && c->stamp == stamp && c->ifindex == ifindex && stamp)
+	if (!c)
+		return NULL; /* cannot happen: the slot is within the array */
+	if (c->stamp == stamp && c->ifindex == ifindex && stamp)
 		return &c->port;
-	port = bpf_map_lookup_elem(&xdpnet_ports, &ifindex);
-	if (port && c) {
-		c->port = *port;
-		c->ifindex = ifindex;
-		c->stamp = stamp;
-	}
-	return port;
+	c->stamp = 0;
+	c->ifindex = ifindex;
+	port = bpf_map_lookup_elem(&xdpnet_ports, &c->ifindex);
+	if (!port)
+		return NULL;
+	c->port = *port;
+	c->stamp = stamp;
+	return &c->port;
 }
 
 /*
@@ -114,23 +119,29 @@ static __always_inline __u32 fdb_cache_slot_of(__u32 vni, const __u8 *mac)
 	return h >> (32 - FDB_CACHE_BITS);
 }
 
-/* xdpnet_fdb's entry for (`vni`, `mac`) (or its copy); NULL: none. */
+/* A copy of xdpnet_fdb's entry for (`vni`, `mac`); NULL: none. */
 static __always_inline struct fdb_entry *fdb_lookup_cached(__u32 vni, const __u8 *mac, __u64 stamp)
 {
 	__u32 slot = fdb_cache_slot_of(vni, mac);
 	struct fdb_cache_slot *c = bpf_map_lookup_elem(&xdpnet_fdb_cache, &slot);
 	struct fdb_entry *fdb;
 
-	if (c && c->stamp == stamp && c->key.vni == vni && mac_equal(c->key.mac, mac) && stamp)
+	if (!c)
+		return NULL; /* cannot happen: the slot is within the array */
+	if (c->stamp == stamp && c->key.vni == vni && mac_equal(c->key.mac, mac) && stamp)
 		return &c->entry;
-	fdb = fdb_lookup(vni, mac);
-	if (fdb && c) {
-		c->entry = *fdb;
-		c->key.vni = vni;
-		mac_copy(c->key.mac, mac);
-		c->stamp = stamp;
-	}
-	return fdb;
+	/* The slot's key is the lookup's (no key on the stack, which is short): invalid until filled. */
+	c->stamp = 0;
+	c->key.vni = vni;
+	mac_copy(c->key.mac, mac);
+	c->key.pad[0] = 0;
+	c->key.pad[1] = 0;
+	fdb = bpf_map_lookup_elem(&xdpnet_fdb, &c->key);
+	if (!fdb)
+		return NULL;
+	c->entry = *fdb;
+	c->stamp = stamp;
+	return &c->entry;
 }
 
 #endif /* XDPNET_LOOKUP_CACHE_H */

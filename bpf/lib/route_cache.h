@@ -23,13 +23,12 @@
 
 #define ROUTE_CACHE_BITS 10
 
-#define ROUTE_CACHE_F_NEIGHBOR_LOOKED_UP 0x01 /* the route's neighbour was looked up (connected, next hop) */
-#define ROUTE_CACHE_F_NEIGHBOR_PRESENT 0x02   /* and found: `neigh` is its copy */
+#define ROUTE_CACHE_F_NEIGHBOR_PRESENT 0x01 /* the route's neighbour (connected, next hop) was found: `neigh` is its copy */
 
 struct route_cache_slot {
 	__u64 stamp;
-	__u8 router_id[ROUTER_ID_LEN];
-	__be32 daddr;
+	/* The copy's router and destination (key.ip), as the LPM lookup is made with them: the key it is made with. */
+	struct route_key key;
 	__u32 flags; /* ROUTE_CACHE_F_* */
 	struct route_entry route;
 	struct arp_entry neigh;
@@ -89,10 +88,10 @@ static __always_inline bool router_id_equal(const __u8 *a, const __u8 *b)
 }
 
 /*
- * The router's route for `daddr` (NULL: none) and, for a route with a
- * neighbour (connected, next hop), that neighbour's xdpnet_arp entry on the
- * route's network (NULL: none), from this CPU's copies when they are of the
- * current generation. The pointers are good until the next call on this CPU.
+ * Copies of the router's route for `daddr` (NULL: none) and, for a route
+ * with a neighbour (connected, next hop), of that neighbour's xdpnet_arp
+ * entry on the route's network (NULL: none), made now or under the current
+ * generation. Good until the next call on this CPU.
  */
 static __always_inline struct route_entry *route_and_neighbor(const __u8 *router_id, __be32 daddr,
 							     struct arp_entry **neigh)
@@ -100,37 +99,40 @@ static __always_inline struct route_entry *route_and_neighbor(const __u8 *router
 	__u64 stamp = cache_stamp();
 	__u32 slot = route_cache_slot_of(router_id, daddr);
 	struct route_cache_slot *c = bpf_map_lookup_elem(&xdpnet_route_cache, &slot);
+	struct arp_entry *found;
 	struct route_entry *route;
 	__be32 target;
 
-	if (c && stamp && c->stamp == stamp && c->daddr == daddr && router_id_equal(c->router_id, router_id)) {
-		*neigh = NULL;
-		if (c->flags & ROUTE_CACHE_F_NEIGHBOR_PRESENT) {
-			/* Verifier: a branch, not a select clang would make pointer arithmetic it refuses. */
-			asm volatile("" ::: "memory");
-			*neigh = &c->neigh;
-		}
-		return &c->route;
-	}
 	*neigh = NULL;
-	route = route_lookup(router_id, daddr);
-	if (!route)
-		return NULL;
-	target = route_target(route, daddr);
-	if (target)
-		*neigh = neighbor_lookup(route->vni, target);
-	if (c) {
+	if (!c)
+		return NULL; /* cannot happen: the slot is within the array */
+	if (!(stamp && c->stamp == stamp && c->key.ip == daddr && router_id_equal(c->key.router_id, router_id))) {
+		/* The slot's key is the lookup's (no key on the stack, which is short): invalid until filled. */
+		c->stamp = 0;
+		c->key.prefixlen = ROUTE_PREFIX_BITS + 32;
+		__builtin_memcpy(c->key.router_id, router_id, ROUTER_ID_LEN);
+		c->key.ip = daddr;
+		route = bpf_map_lookup_elem(&xdpnet_routes, &c->key);
+		if (!route)
+			return NULL;
 		c->route = *route;
-		c->flags = target ? ROUTE_CACHE_F_NEIGHBOR_LOOKED_UP : 0;
-		if (*neigh) {
-			c->neigh = **neigh;
-			c->flags |= ROUTE_CACHE_F_NEIGHBOR_PRESENT;
+		c->flags = 0;
+		target = route_target(route, daddr);
+		if (target) {
+			found = neighbor_lookup(route->vni, target);
+			if (found) {
+				c->neigh = *found;
+				c->flags = ROUTE_CACHE_F_NEIGHBOR_PRESENT;
+			}
 		}
-		__builtin_memcpy(c->router_id, router_id, ROUTER_ID_LEN);
-		c->daddr = daddr;
 		c->stamp = stamp;
 	}
-	return route;
+	if (c->flags & ROUTE_CACHE_F_NEIGHBOR_PRESENT) {
+		/* Verifier: a branch, not a select clang would make pointer arithmetic it refuses. */
+		asm volatile("" ::: "memory");
+		*neigh = &c->neigh;
+	}
+	return &c->route;
 }
 
 #endif /* XDPNET_ROUTE_CACHE_H */

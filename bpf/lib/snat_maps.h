@@ -29,6 +29,7 @@
 #ifndef XDPNET_SNAT_MAPS_H
 #define XDPNET_SNAT_MAPS_H
 
+#include "cache_gen.h"
 #include "common.h"
 #include "router_maps.h"
 
