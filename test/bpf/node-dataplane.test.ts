@@ -13,11 +13,12 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BpfLink, attachXdp, loadObject, REASON_MAP_NAME } from '../../src/dataplane/index.js';
+import { BpfLink, BpfMap, attachXdp, loadObject, REASON_MAP_NAME } from '../../src/dataplane/index.js';
+import { CACHE_GEN_MAP, readGeneration } from '../../src/dataplane/cache-generation.js';
 import { native } from '../../src/dataplane/native.js';
 import { encode, u32 } from '../../src/dataplane/codec.js';
 import { SNAT_CT_MAP_NAME } from '../../src/dataplane/layouts.js';
-import { NodeDataplane, TOKEN_CONNTRACK_ENTRIES } from '../../src/dataplane/node.js';
+import { CACHE_GENERATION_PERIOD_MS, NodeDataplane, TOKEN_CONNTRACK_ENTRIES } from '../../src/dataplane/node.js';
 import { PinnedMapMismatchError } from '../../src/dataplane/pinned-maps.js';
 import { REASON_MAX } from '../../src/gen/reasons.js';
 import { objectPath } from '../helpers/bpf.js';
@@ -324,6 +325,22 @@ describePrivileged('NodeDataplane on a real kernel', ['bpf', 'netns'], () => {
     expect(fill.map((f) => f.name).sort()).toEqual(declared);
     expect(fill.find((f) => f.name === 'xdpnet_tx_ports')).toMatchObject({ entries: 2, maxEntries: 4096 });
     expect(fill.find((f) => f.name === 'xdpnet_fdb')).toMatchObject({ entries: 0, maxEntries: 65536 });
+
+    // The cache generation: written at start, and again every CACHE_GENERATION_PERIOD_MS with nothing changed
+    // (what bounds a change written past the daemon's handles going unseen: cache-generation.ts).
+    const generation = BpfMap.openPinned(join(root(t), CACHE_GEN_MAP));
+    try {
+      const atStart = readGeneration(generation);
+      expect(atStart).toBeGreaterThan(0n);
+      let later = atStart;
+      for (let waited = 0; later === atStart && waited < 5 * CACHE_GENERATION_PERIOD_MS; waited += 100) {
+        await new Promise((r) => setTimeout(r, 100));
+        later = readGeneration(generation);
+      }
+      expect(later, 'a generation written by the node on its own').toBeGreaterThan(atStart);
+    } finally {
+      generation.close();
+    }
   });
 
   it('a restart adopts every link (same link ids) and swaps its programs in atomically', async () => {
