@@ -94,6 +94,26 @@ static __always_inline void csum_replace2(__sum16 *checksum, __be16 from, __be16
 	*checksum = (__sum16)~csum_fold32(sum);
 }
 
+/*
+ * The TTL one lower (0 wraps to 255, as a byte would), written as the
+ * TTL/protocol word it is the first byte of; returns that word after, and
+ * sets `*before` to it before.
+ * Why not ip->ttl--: the checksum update then reads the word back, a 16-bit
+ * load of a byte just stored, which the CPU cannot forward from the store
+ * and stalls on (a tenth of a routed frame's program time, perf).
+ */
+static __always_inline __be16 ipv4_ttl_decrement(struct iphdr *ip, __be16 *before)
+{
+	__be16 *word = (__be16 *)&ip->ttl;
+	__be16 old = *word;
+	const __u16 ttl = bpf_htons(0xff00); /* the TTL's byte of the word, as it sits in memory */
+	__be16 new = (old & ~ttl) | ((old - bpf_htons(0x0100)) & ttl);
+
+	*word = new;
+	*before = old;
+	return new;
+}
+
 /* As csum_replace2, for a 32-bit field (an IPv4 address). */
 static __always_inline void csum_replace4(__sum16 *checksum, __be32 from, __be32 to)
 {

@@ -53,11 +53,10 @@ static __always_inline void csum_apply_udp(__sum16 *check, __u32 delta)
 /* The TTL/protocol word with the TTL one lower: its difference. */
 static __always_inline __u32 ipv4_ttl_delta(struct iphdr *ip)
 {
-	__be16 *word = (__be16 *)&ip->ttl;
-	__be16 old = *word;
+	__be16 old;
+	__be16 new = ipv4_ttl_decrement(ip, &old);
 
-	ip->ttl--;
-	return csum_delta2(old, *word);
+	return csum_delta2(old, new);
 }
 
 /*

@@ -109,11 +109,10 @@ static __always_inline int routable_ipv4(const struct port_frame *f)
 /* TTL - 1, and the header checksum with it (RFC 1624 on the TTL/protocol word). */
 static __always_inline void ipv4_decrement_ttl(struct iphdr *ip)
 {
-	__be16 *word = (__be16 *)&ip->ttl;
-	__be16 old = *word;
+	__be16 old;
+	__be16 new = ipv4_ttl_decrement(ip, &old);
 
-	ip->ttl--;
-	csum_replace2(&ip->check, old, *word);
+	csum_replace2(&ip->check, old, new);
 }
 
 /* What a router sends back about a packet it does not forward. */
