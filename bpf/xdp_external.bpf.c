@@ -76,8 +76,9 @@ static __always_inline outcome_t echo_reply(struct xdp_md *ctx, struct iphdr *ip
 	return outcome(XDP_TX, REASON_FWD_ICMP_ECHO_REPLY);
 }
 
-/* The IPv4 packet `ip` (IHL 5, untagged) to the external IP of `addr`. */
-static __always_inline outcome_t to_external_ip(struct xdp_md *ctx, struct iphdr *ip, const struct ext_addr *addr)
+/* The IPv4 packet `ip` (IHL 5, untagged) to the external IP of `addr`; `stamp`: its cache stamp (lookup_cache.h). */
+static __always_inline outcome_t to_external_ip(struct xdp_md *ctx, struct iphdr *ip, const struct ext_addr *addr,
+						__u64 stamp)
 {
 	void *end = (void *)(long)ctx->data_end;
 	struct underlay_config ul = { .vtep_ip = CONFIG(vtep_ip), .mtu = CONFIG(underlay_mtu) };
@@ -101,6 +102,7 @@ static __always_inline outcome_t to_external_ip(struct xdp_md *ctx, struct iphdr
 	if (!in.conn)
 		return unsolicited();
 
+	t.stamp = stamp;
 	t.vni = in.conn->vni;
 	t.vm_mac = in.conn->vm_mac;
 	if (ext_to_vm_check(ctx, ip, addr, &t, &result))
@@ -121,8 +123,9 @@ static __always_inline outcome_t to_external_ip(struct xdp_md *ctx, struct iphdr
 				 REASON_FWD_SNAT_REPLY_ENCAP);
 }
 
-/* The IPv4 packet `ip` (IHL 5, untagged) to the floating IP of `addr`. */
-static __always_inline outcome_t to_floating_ip(struct xdp_md *ctx, struct iphdr *ip, const struct ext_addr *addr)
+/* The IPv4 packet `ip` (IHL 5, untagged) to the floating IP of `addr`; `stamp`: its cache stamp (lookup_cache.h). */
+static __always_inline outcome_t to_floating_ip(struct xdp_md *ctx, struct iphdr *ip, const struct ext_addr *addr,
+						__u64 stamp)
 {
 	struct underlay_config ul = { .vtep_ip = CONFIG(vtep_ip), .mtu = CONFIG(underlay_mtu) };
 	struct fip_in *fip = fip_in_lookup(addr->router_id, ip->daddr);
@@ -130,7 +133,7 @@ static __always_inline outcome_t to_floating_ip(struct xdp_md *ctx, struct iphdr
 	/* Written before the address and deleted after it: only an association half made or half undone. */
 	if (!fip)
 		return unsolicited();
-	return fip_ingress(ctx, ip, addr, fip, &ul);
+	return fip_ingress(ctx, ip, addr, fip, &ul, stamp);
 }
 
 static __always_inline outcome_t external(struct xdp_md *ctx)
@@ -138,6 +141,7 @@ static __always_inline outcome_t external(struct xdp_md *ctx)
 	struct host_ipv4 pkt;
 	struct ext_addr *addr;
 	outcome_t result;
+	__u64 stamp;
 
 	if (host_ingress(ctx, &pkt, &result)) {
 		/* Of what host_ingress decides, only ARP goes to the kernel as PASS_HOST. */
@@ -145,7 +149,8 @@ static __always_inline outcome_t external(struct xdp_md *ctx)
 			return outcome(XDP_TX, REASON_FWD_EXTERNAL_ARP_REPLY);
 		return result;
 	}
-	addr = ext_addr_lookup_cached(pkt.ip->daddr);
+	stamp = cache_stamp();
+	addr = ext_addr_lookup_cached(pkt.ip->daddr, stamp);
 	if (!addr || addr->ifindex != ctx->ingress_ifindex)
 		return pass(REASON_PASS_HOST);
 	/* A flat external network is untagged: a tagged frame is some other network's. */
@@ -154,8 +159,8 @@ static __always_inline outcome_t external(struct xdp_md *ctx)
 	if (pkt.ip->ihl != 5)
 		return drop(REASON_DROP_IPV4_OPTIONS);
 	if (addr->kind == EXT_ADDR_FLOATING)
-		return to_floating_ip(ctx, pkt.ip, addr);
-	return to_external_ip(ctx, pkt.ip, addr);
+		return to_floating_ip(ctx, pkt.ip, addr, stamp);
+	return to_external_ip(ctx, pkt.ip, addr, stamp);
 }
 
 SEC("xdp")

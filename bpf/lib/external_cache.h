@@ -48,9 +48,8 @@ struct {
 } xdpnet_router_cache SEC(".maps");
 
 /* A copy of xdpnet_routers' entry for `router_id`; NULL: none. */
-static __always_inline struct router_info *router_lookup_cached(const __u8 *router_id)
+static __always_inline struct router_info *router_lookup_cached(const __u8 *router_id, __u64 stamp)
 {
-	__u64 stamp = cache_stamp();
 	__u32 slot = router_ip_slot(router_id, 0, ROUTER_CACHE_BITS);
 	struct router_cache_slot *c = bpf_map_lookup_elem(&xdpnet_router_cache, &slot);
 	struct router_info *router;
@@ -86,9 +85,8 @@ struct {
 } xdpnet_ext_addr_cache SEC(".maps");
 
 /* A copy of xdpnet_ext_addrs' entry for `ip`; NULL: not one of ours. */
-static __always_inline struct ext_addr *ext_addr_lookup_cached(__be32 ip)
+static __always_inline struct ext_addr *ext_addr_lookup_cached(__be32 ip, __u64 stamp)
 {
-	__u64 stamp = cache_stamp();
 	__u32 slot = (ip * 0x9E3779B1u) >> (32 - EXT_ADDR_CACHE_BITS);
 	struct ext_addr_cache_slot *c = bpf_map_lookup_elem(&xdpnet_ext_addr_cache, &slot);
 	struct ext_addr *addr;
@@ -130,9 +128,8 @@ struct {
 } xdpnet_fip_out_cache SEC(".maps");
 
 /* A copy of xdpnet_fip_out's entry for (`router_id`, `fixed_ip`); NULL: none. */
-static __always_inline struct fip_out *fip_out_lookup_cached(const __u8 *router_id, __be32 fixed_ip)
+static __always_inline struct fip_out *fip_out_lookup_cached(const __u8 *router_id, __be32 fixed_ip, __u64 stamp)
 {
-	__u64 stamp = cache_stamp();
 	__u32 slot = router_ip_slot(router_id, fixed_ip, FIP_OUT_CACHE_BITS);
 	struct fip_out_cache_slot *c = bpf_map_lookup_elem(&xdpnet_fip_out_cache, &slot);
 	struct fip_out *fip;

@@ -45,6 +45,7 @@
  * its xdpnet_arp entry); else it is looked up.
  */
 struct vm_target {
+	__u64 stamp; /* the packet's cache stamp (lookup_cache.h), set by the caller */
 	const struct router_info *router;
 	const struct fdb_entry *fdb;
 	__u32 vni;             /* the VM's network */
@@ -88,7 +89,7 @@ static __always_inline bool ext_to_vm_check(struct xdp_md *ctx, const struct iph
 	__u32 vni = t->vni;
 	int ret;
 
-	t->router = router_lookup_cached(addr->router_id);
+	t->router = router_lookup_cached(addr->router_id, t->stamp);
 	if (!t->router) {
 		*result = drop(REASON_DROP_ROUTING_NOT_IMPLEMENTED);
 		return true;
@@ -108,7 +109,7 @@ static __always_inline bool ext_to_vm_check(struct xdp_md *ctx, const struct iph
 	 * saves the lookup of the network.
 	 */
 	if (!t->fdb)
-		t->fdb = fdb_lookup_cached(vni, t->vm_mac, cache_stamp());
+		t->fdb = fdb_lookup_cached(vni, t->vm_mac, t->stamp);
 	if (t->fdb && t->fdb->kind == FDB_LOCAL && local_port_of(t->fdb, vni, &lp) == 0)
 		ret = port_network_of(vni, lp.net_flags, lp.net_mtu, &net);
 	else

@@ -107,12 +107,13 @@ static __always_inline bool snat_side_of(const __u8 *router_id, const struct fdb
  * Routes the frame `f` (from network `in_vni`, checked by route_frame up to
  * its route) along the external route `route` of `router` (`router_id`;
  * `router_fdb`: its FDB_ROUTER entry the frame was addressed to, or NULL). `ul` is for the
- * tunnel to the gateway node and for a hairpin to a VM behind another VTEP.
+ * tunnel to the gateway node and for a hairpin to a VM behind another VTEP;
+ * `stamp` is the frame's cache stamp (lookup_cache.h).
  */
 static __always_inline outcome_t route_external(struct xdp_md *ctx, struct port_frame *f, __u32 in_vni,
 						const __u8 *router_id, const struct fdb_entry *router_fdb,
 						const struct router_info *router, const struct route_entry *route,
-						const struct underlay_config *ul)
+						const struct underlay_config *ul, __u64 stamp)
 {
 	struct iphdr *ip = f->ip;
 	struct snat_side side;
@@ -136,7 +137,7 @@ static __always_inline outcome_t route_external(struct xdp_md *ctx, struct port_
 	ifindex = snat->ifindex;
 
 	/* 1:1, before SNAT; looked up first: a floating IP's packet to the router may be a hairpin's answer. */
-	fip = fip_out_lookup_cached(router_id, ip->saddr);
+	fip = fip_out_lookup_cached(router_id, ip->saddr, stamp);
 	/* The router's own address on the external network: before the TTL, as Linux. */
 	if (ip->daddr == ext_ip && !hairpin_to_own_gateway(ip, (void *)(long)ctx->data_end, fip))
 		return to_router(ctx, f, router);

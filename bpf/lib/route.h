@@ -170,7 +170,7 @@ static __always_inline outcome_t to_router(struct xdp_md *ctx, const struct port
 static __always_inline outcome_t route_external(struct xdp_md *ctx, struct port_frame *f, __u32 in_vni,
 						const __u8 *router_id, const struct fdb_entry *router_fdb,
 						const struct router_info *router, const struct route_entry *route,
-						const struct underlay_config *ul);
+						const struct underlay_config *ul, __u64 stamp);
 
 /*
  * Routes the frame `f` (parsed, from a port of network `in_vni`, its
@@ -189,6 +189,7 @@ static __out_of_line outcome_t route_frame(struct xdp_md *ctx, struct port_frame
 					    const struct fdb_entry *router_fdb, const struct underlay_config *ul)
 {
 	const __u8 *router_id = router_fdb->router_id;
+	__u64 stamp = cache_stamp(); /* once: the route's and the floating IP's cached lookups */
 	const struct router_info *router;
 	struct router_info router_copy;
 	struct route_entry *route;
@@ -209,7 +210,7 @@ static __out_of_line outcome_t route_frame(struct xdp_md *ctx, struct port_frame
 	if (ret < 0)
 		return drop_from(ret);
 
-	route = route_and_neighbor(router_id, ip->daddr, &neigh);
+	route = route_and_neighbor(router_id, ip->daddr, stamp, &neigh);
 	if (!route) {
 		return route_icmp_error(ctx, f, router_id, router, in_vni,
 					(struct route_error){ ICMP_DEST_UNREACH, ICMP_NET_UNREACH, 0,
@@ -220,7 +221,7 @@ static __out_of_line outcome_t route_frame(struct xdp_md *ctx, struct port_frame
 	case ROUTE_NEXTHOP:
 		break; /* `neigh` is the destination's, or the next hop's */
 	case ROUTE_EXTERNAL:
-		return route_external(ctx, f, in_vni, router_id, router_fdb, router, route, ul);
+		return route_external(ctx, f, in_vni, router_id, router_fdb, router, route, ul, stamp);
 	default:
 		return drop(REASON_DROP_NO_ROUTE); /* a kind this program does not know routes nowhere */
 	}

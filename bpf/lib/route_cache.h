@@ -93,10 +93,9 @@ static __always_inline bool router_id_equal(const __u8 *a, const __u8 *b)
  * entry on the route's network (NULL: none), made now or under the current
  * generation. Good until the next call on this CPU.
  */
-static __always_inline struct route_entry *route_and_neighbor(const __u8 *router_id, __be32 daddr,
+static __always_inline struct route_entry *route_and_neighbor(const __u8 *router_id, __be32 daddr, __u64 stamp,
 							     struct arp_entry **neigh)
 {
-	__u64 stamp = cache_stamp();
 	__u32 slot = route_cache_slot_of(router_id, daddr);
 	struct route_cache_slot *c = bpf_map_lookup_elem(&xdpnet_route_cache, &slot);
 	struct arp_entry *found;
