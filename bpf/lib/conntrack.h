@@ -19,41 +19,33 @@
 #define NAT_REFRESH_NS 1000000000ULL
 
 /*
- * xdpnet_clock: per CPU, the tick (jiffies) its last clock read was made in
- * and what it read. The coarse clock moves only at a tick, so within one
- * the value read then is the value a read now would give.
+ * The tick (jiffies) of the last clock read on this object's programs, and
+ * what it read. The coarse clock moves only at a tick, so within one the
+ * value read then is the value a read now would give. A global, not a
+ * per-CPU map: reading it is a load, with no lookup. CPUs race to write it
+ * once a tick; a reader that sees the new tick before the new time gets the
+ * time one tick old, which the refresh interval does not notice.
  */
-struct nat_clock {
-	__u64 jiffies;
-	__u64 ns; /* bpf_ktime_get_coarse_ns() during that tick */
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct nat_clock);
-} xdpnet_clock SEC(".maps");
+__u64 nat_clock_jiffies = 0;
+__u64 nat_clock_ns = 0;
 
 /*
  * The tick-granular CLOCK_MONOTONIC (a tick is far below the refresh
- * interval), read at most once a tick per CPU: bpf_jiffies64() is inlined
- * by the verifier into a load, where bpf_ktime_get_coarse_ns() is a call
- * that was a tenth of a translated packet's cost (perf, live frames).
+ * interval), read at most once a tick: bpf_jiffies64() is inlined by the
+ * verifier into a load, where bpf_ktime_get_coarse_ns() is a call that was
+ * a tenth of a translated packet's cost (perf, live frames).
  */
 static __always_inline __u64 nat_now(void)
 {
-	__u32 zero = 0;
-	struct nat_clock *clock = bpf_map_lookup_elem(&xdpnet_clock, &zero);
 	__u64 tick = bpf_jiffies64();
+	__u64 now;
 
-	if (!clock)
-		return bpf_ktime_get_coarse_ns(); /* cannot happen: key 0 is in the array */
-	if (clock->jiffies != tick || !clock->ns) {
-		clock->ns = bpf_ktime_get_coarse_ns();
-		clock->jiffies = tick;
-	}
-	return clock->ns;
+	if (tick == *(volatile __u64 *)&nat_clock_jiffies)
+		return *(volatile __u64 *)&nat_clock_ns;
+	now = bpf_ktime_get_coarse_ns();
+	*(volatile __u64 *)&nat_clock_ns = now;
+	*(volatile __u64 *)&nat_clock_jiffies = tick;
+	return now;
 }
 
 /* The key of the other direction of the connection `conn` found under `key`. */
