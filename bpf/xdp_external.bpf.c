@@ -76,9 +76,12 @@ static __always_inline outcome_t echo_reply(struct xdp_md *ctx, struct iphdr *ip
 	return outcome(XDP_TX, REASON_FWD_ICMP_ECHO_REPLY);
 }
 
-/* The IPv4 packet `ip` (IHL 5, untagged) to the external IP of `addr`; `stamp`: its cache stamp (lookup_cache.h). */
+/*
+ * The IPv4 packet `ip` (IHL 5, untagged) to the external IP of `addr`, whose
+ * router is `router` (NULL: none); `stamp`: its cache stamp (lookup_cache.h).
+ */
 static __always_inline outcome_t to_external_ip(struct xdp_md *ctx, struct iphdr *ip, const struct ext_addr *addr,
-						__u64 stamp)
+						const struct router_info *router, __u64 stamp)
 {
 	void *end = (void *)(long)ctx->data_end;
 	struct underlay_config ul = { .vtep_ip = CONFIG(vtep_ip), .mtu = CONFIG(underlay_mtu) };
@@ -103,6 +106,7 @@ static __always_inline outcome_t to_external_ip(struct xdp_md *ctx, struct iphdr
 		return unsolicited();
 
 	t.stamp = stamp;
+	t.router = router;
 	t.vni = in.conn->vni;
 	t.vm_mac = in.conn->vm_mac;
 	if (ext_to_vm_check(ctx, ip, addr, &t, &result))
@@ -123,9 +127,9 @@ static __always_inline outcome_t to_external_ip(struct xdp_md *ctx, struct iphdr
 				 REASON_FWD_SNAT_REPLY_ENCAP);
 }
 
-/* The IPv4 packet `ip` (IHL 5, untagged) to the floating IP of `addr`; `stamp`: its cache stamp (lookup_cache.h). */
+/* As to_external_ip, to the floating IP of `addr`. */
 static __always_inline outcome_t to_floating_ip(struct xdp_md *ctx, struct iphdr *ip, const struct ext_addr *addr,
-						__u64 stamp)
+						const struct router_info *router, __u64 stamp)
 {
 	struct underlay_config ul = { .vtep_ip = CONFIG(vtep_ip), .mtu = CONFIG(underlay_mtu) };
 	struct fip_in *fip = fip_in_lookup(addr->router_id, ip->daddr);
@@ -133,12 +137,13 @@ static __always_inline outcome_t to_floating_ip(struct xdp_md *ctx, struct iphdr
 	/* Written before the address and deleted after it: only an association half made or half undone. */
 	if (!fip)
 		return unsolicited();
-	return fip_ingress(ctx, ip, addr, fip, &ul, stamp);
+	return fip_ingress(ctx, ip, addr, router, fip, &ul, stamp);
 }
 
 static __always_inline outcome_t external(struct xdp_md *ctx)
 {
 	struct host_ipv4 pkt;
+	struct router_info *router;
 	struct ext_addr *addr;
 	outcome_t result;
 	__u64 stamp;
@@ -150,7 +155,7 @@ static __always_inline outcome_t external(struct xdp_md *ctx)
 		return result;
 	}
 	stamp = cache_stamp();
-	addr = ext_addr_lookup_cached(pkt.ip->daddr, stamp);
+	addr = ext_addr_lookup_cached(pkt.ip->daddr, stamp, &router);
 	if (!addr || addr->ifindex != ctx->ingress_ifindex)
 		return pass(REASON_PASS_HOST);
 	/* A flat external network is untagged: a tagged frame is some other network's. */
@@ -159,8 +164,8 @@ static __always_inline outcome_t external(struct xdp_md *ctx)
 	if (pkt.ip->ihl != 5)
 		return drop(REASON_DROP_IPV4_OPTIONS);
 	if (addr->kind == EXT_ADDR_FLOATING)
-		return to_floating_ip(ctx, pkt.ip, addr, stamp);
-	return to_external_ip(ctx, pkt.ip, addr, stamp);
+		return to_floating_ip(ctx, pkt.ip, addr, router, stamp);
+	return to_external_ip(ctx, pkt.ip, addr, router, stamp);
 }
 
 SEC("xdp")

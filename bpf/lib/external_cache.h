@@ -2,7 +2,7 @@
 /*
  * Per-CPU caches of what the external side looks up for every packet of a
  * connection: the external address a packet from outside is for
- * (xdpnet_ext_addrs) and its router (xdpnet_routers), on xdp_external; a
+ * (xdpnet_ext_addrs) with its router (xdpnet_routers), on xdp_external; a
  * routed packet's floating IP, or that it has none (xdpnet_fip_out), on
  * the way out. Made, stamped and trusted as lookup_cache.h says.
  *
@@ -31,50 +31,21 @@ static __always_inline __u32 router_ip_slot(const __u8 *router_id, __be32 ip, __
 	return h >> (32 - bits);
 }
 
-/* --- xdpnet_router_cache: xdpnet_routers by router id. */
-#define ROUTER_CACHE_BITS 10
-
-struct router_cache_slot {
-	__u64 stamp;
-	__u8 router_id[ROUTER_ID_LEN];
-	struct router_info router;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1 << ROUTER_CACHE_BITS);
-	__type(key, __u32);
-	__type(value, struct router_cache_slot);
-} xdpnet_router_cache SEC(".maps");
-
-/* A copy of xdpnet_routers' entry for `router_id`; NULL: none. */
-static __always_inline struct router_info *router_lookup_cached(const __u8 *router_id, __u64 stamp)
-{
-	__u32 slot = router_ip_slot(router_id, 0, ROUTER_CACHE_BITS);
-	struct router_cache_slot *c = bpf_map_lookup_elem(&xdpnet_router_cache, &slot);
-	struct router_info *router;
-
-	if (!c)
-		return NULL; /* cannot happen: the slot is within the array */
-	if (stamp && c->stamp == stamp && router_id_equal(c->router_id, router_id))
-		return &c->router;
-	router = bpf_map_lookup_elem(&xdpnet_routers, router_id);
-	if (!router)
-		return NULL;
-	c->router = *router;
-	__builtin_memcpy(c->router_id, router_id, ROUTER_ID_LEN);
-	c->stamp = stamp;
-	return &c->router;
-}
-
-/* --- xdpnet_ext_addr_cache: xdpnet_ext_addrs by address (ours only). */
+/*
+ * --- xdpnet_ext_addr_cache: xdpnet_ext_addrs by address (ours only), with
+ * the address's router (xdpnet_routers, by the entry's router_id), which
+ * every packet to the address needs next: one slot for both.
+ */
 #define EXT_ADDR_CACHE_BITS 10
+
+#define EXT_ADDR_CACHE_F_ROUTER 0x01 /* `router` is the copy of the address's router; clear: there is none */
 
 struct ext_addr_cache_slot {
 	__u64 stamp;
 	__be32 ip;
-	__u32 pad;
+	__u32 flags; /* EXT_ADDR_CACHE_F_* */
 	struct ext_addr addr;
+	struct router_info router;
 };
 
 struct {
@@ -84,23 +55,40 @@ struct {
 	__type(value, struct ext_addr_cache_slot);
 } xdpnet_ext_addr_cache SEC(".maps");
 
-/* A copy of xdpnet_ext_addrs' entry for `ip`; NULL: not one of ours. */
-static __always_inline struct ext_addr *ext_addr_lookup_cached(__be32 ip, __u64 stamp)
+/*
+ * A copy of xdpnet_ext_addrs' entry for `ip` (NULL: not one of ours) and,
+ * in `*router`, of its router's xdpnet_routers entry (NULL: none).
+ */
+static __always_inline struct ext_addr *ext_addr_lookup_cached(__be32 ip, __u64 stamp, struct router_info **router)
 {
 	__u32 slot = (ip * 0x9E3779B1u) >> (32 - EXT_ADDR_CACHE_BITS);
 	struct ext_addr_cache_slot *c = bpf_map_lookup_elem(&xdpnet_ext_addr_cache, &slot);
+	struct router_info *found;
 	struct ext_addr *addr;
 
+	*router = NULL;
 	if (!c)
 		return NULL; /* cannot happen: the slot is within the array */
-	if (stamp && c->stamp == stamp && c->ip == ip)
-		return &c->addr;
-	addr = bpf_map_lookup_elem(&xdpnet_ext_addrs, &ip);
-	if (!addr)
-		return NULL;
-	c->addr = *addr;
-	c->ip = ip;
-	c->stamp = stamp;
+	if (!(stamp && c->stamp == stamp && c->ip == ip)) {
+		c->stamp = 0; /* invalid until filled */
+		addr = bpf_map_lookup_elem(&xdpnet_ext_addrs, &ip);
+		if (!addr)
+			return NULL;
+		c->addr = *addr;
+		c->flags = 0;
+		found = bpf_map_lookup_elem(&xdpnet_routers, addr->router_id);
+		if (found) {
+			c->router = *found;
+			c->flags = EXT_ADDR_CACHE_F_ROUTER;
+		}
+		c->ip = ip;
+		c->stamp = stamp;
+	}
+	if (c->flags & EXT_ADDR_CACHE_F_ROUTER) {
+		/* Verifier: a branch, not a select clang would make pointer arithmetic it refuses. */
+		asm volatile("" ::: "memory");
+		*router = &c->router;
+	}
 	return &c->addr;
 }
 

@@ -40,9 +40,11 @@
 #define EXT_IP_DF_BIT 0x4000
 
 /*
- * Where a packet from outside goes: filled by ext_to_vm_check. `fdb` may be
- * set before it (the VM's FDB entry as the caller has it at hand: a copy in
- * its xdpnet_arp entry); else it is looked up.
+ * Where a packet from outside goes: filled by the caller and ext_to_vm_check.
+ * The caller sets `router` (the router of the address the packet is for, as
+ * it has it at hand; NULL: none) and `stamp`; `fdb` may be set before it (the
+ * VM's FDB entry as the caller has it at hand: a copy in its xdpnet_arp
+ * entry); else it is looked up.
  */
 struct vm_target {
 	__u64 stamp; /* the packet's cache stamp (lookup_cache.h), set by the caller */
@@ -77,9 +79,9 @@ static __always_inline outcome_t ext_icmp_error(struct xdp_md *ctx, const struct
  * when that decided the packet (*result), false when it may go on: the
  * caller translates it and calls ext_to_vm_deliver().
  *
- * xdp_external's alone (a packet from outside): the router and the VM's
- * FDB entry come through this CPU's caches (external_cache.h,
- * lookup_cache.h), which nothing else on that program's path looks up.
+ * xdp_external's alone (a packet from outside): the VM's FDB entry comes
+ * through this CPU's cache (lookup_cache.h), which nothing else on that
+ * program's path looks up.
  */
 static __always_inline bool ext_to_vm_check(struct xdp_md *ctx, const struct iphdr *ip, const struct ext_addr *addr,
 					    struct vm_target *t, outcome_t *result)
@@ -89,7 +91,6 @@ static __always_inline bool ext_to_vm_check(struct xdp_md *ctx, const struct iph
 	__u32 vni = t->vni;
 	int ret;
 
-	t->router = router_lookup_cached(addr->router_id, t->stamp);
 	if (!t->router) {
 		*result = drop(REASON_DROP_ROUTING_NOT_IMPLEMENTED);
 		return true;

@@ -39,11 +39,12 @@
 /*
  * The IPv4 packet `ip` (untagged, IHL 5, unfragmented, its L4 header
  * complete: host_ingress.h) to the floating IP of `addr`, which `fip`
- * translates. `ul` is for a VM behind another VTEP; `stamp` is the packet's
- * cache stamp (lookup_cache.h).
+ * translates, behind `router` (NULL: none). `ul` is for a VM behind another
+ * VTEP; `stamp` is the packet's cache stamp (lookup_cache.h).
  */
 static __always_inline outcome_t fip_ingress(struct xdp_md *ctx, struct iphdr *ip, const struct ext_addr *addr,
-					     const struct fip_in *fip, const struct underlay_config *ul, __u64 stamp)
+					     const struct router_info *router, const struct fip_in *fip,
+					     const struct underlay_config *ul, __u64 stamp)
 {
 	void *end = (void *)(long)ctx->data_end;
 	struct arp_key neigh_key = { .vni = fip->vni, .ip = fip->fixed_ip };
@@ -61,6 +62,7 @@ static __always_inline outcome_t fip_ingress(struct xdp_md *ctx, struct iphdr *i
 	if (!neigh)
 		return drop(REASON_DROP_NO_NEIGHBOR);
 	t.stamp = stamp;
+	t.router = router;
 	t.vni = fip->vni;
 	t.vm_mac = neigh->mac;
 	if (neigh->fdb_present)
