@@ -53,7 +53,8 @@
 // Nothing is attached on the host side either: the generator runs the
 // program under test as if it were attached to the ingress interface.
 
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, rmdirSync } from 'node:fs';
+import { BPFFS_TEST_ROOT } from '../../test/helpers/bpffs-root.js';
 import { Topology } from '../../test/helpers/netns.js';
 import { EXTERNAL_PREFIX_LEN, MAC, REMOTE_VTEP_IP, RIP, RMAC, ROUTED_PREFIX_LEN, UNDERLAY_PREFIX_LEN, VNI, VTEP_IP } from './world.js';
 
@@ -111,9 +112,12 @@ export class BenchTopology {
   private constructor(
     private readonly topo: Topology,
     readonly net: BenchNet,
+    /** Whether BPFFS_TEST_ROOT was there before this run. */
+    private readonly rootExisted: boolean,
   ) {}
 
   static async create(): Promise<BenchTopology> {
+    const rootExisted = existsSync(BPFFS_TEST_ROOT);
     const topo = await Topology.create();
     try {
       // IPv6 off: no router solicitations, DAD or MLD reaching a sink.
@@ -136,16 +140,21 @@ export class BenchTopology {
         ifindex: { host, sink: await ifindexes(topo, 'sink', LINKS) },
         brNetfilter,
       };
-      return new BenchTopology(topo, net);
+      return new BenchTopology(topo, net, rootExisted);
     } catch (err) {
       await topo.destroy().catch(() => undefined);
       throw err;
     }
   }
 
-  /** Kills what runs in the namespaces, deletes them, the bpffs directory and the marker. */
-  destroy(): Promise<void> {
-    return this.topo.destroy();
+  /**
+   * Kills what runs in the namespaces, deletes them, the bpffs directory and
+   * the marker, and the bpffs directory's parent if this run made it and
+   * left it empty (the benchmark has no test run's global teardown to).
+   */
+  async destroy(): Promise<void> {
+    await this.topo.destroy();
+    if (!this.rootExisted && existsSync(BPFFS_TEST_ROOT) && readdirSync(BPFFS_TEST_ROOT).length === 0) rmdirSync(BPFFS_TEST_ROOT);
   }
 }
 

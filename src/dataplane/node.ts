@@ -313,6 +313,8 @@ export class NodeDataplane {
           obj.close();
         }
       };
+      // A map an earlier build pinned and this one dropped: gone, whichever objects this node loads.
+      maps.removeUndeclared([UNDERLAY, FLOOD, PORT, EXTERNAL].map((o) => join(objectDir, o.file)));
       const [xdpUnderlay] = await load(UNDERLAY.file, [UNDERLAY.xdp]);
       const [tcPort, tcUnderlay] = await load(FLOOD.file, [FLOOD.port, FLOOD.underlay]);
       const [xdpPort] = await load(PORT.file, [PORT.xdp]);

@@ -39,9 +39,11 @@
 //     until that first pass has written the entries, what needs them is
 //     dropped with a counted reason. Only an upgrade that changes a map's
 //     layout pays this.
-// Differences the loader alone sees (map flags) stay its own failure.
+// Differences the loader alone sees (map flags) stay its own failure. A pin
+// of a map that no object of this build declares any more (a map an earlier
+// build had) is removed at start (removeUndeclared), logged.
 
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type LoadedObject, type MapOverrides, type RodataValue, loadObject } from './object.js';
 import { BpfMap, MapType } from './maps.js';
@@ -314,6 +316,33 @@ export class PinnedMaps {
   }
 
   /** Removes every pin (the maps go once no program holds them) and closes. */
+  /**
+   * Removes the pins under the root of maps that none of `objectPaths` (every
+   * object of this build the node may load, loaded now or not) declares: a
+   * map an earlier build had and this one dropped. Nothing reads them any
+   * more; programs of the earlier build still attached keep theirs until
+   * they are swapped out. Links, programs and directories are left alone.
+   * Returns the names removed.
+   */
+  removeUndeclared(objectPaths: readonly string[]): string[] {
+    const declared = new Set(objectPaths.flatMap((p) => declaredMaps(p).map((m) => m.name)));
+    const removed: string[] = [];
+    if (!existsSync(this.root)) return removed;
+    for (const entry of readdirSync(this.root, { withFileTypes: true })) {
+      if (entry.isDirectory() || declared.has(entry.name)) continue;
+      const path = this.pinPath(entry.name);
+      try {
+        BpfMap.openPinned(path).close();
+      } catch {
+        continue; // not a map (a link or program someone pinned here)
+      }
+      native().unpin(path);
+      removed.push(entry.name);
+      this.options.logger?.warn({ map: entry.name, pinPath: path }, 'pinned map no object of this build declares removed');
+    }
+    return removed;
+  }
+
   unpinAll(): void {
     for (const name of this.handles.keys()) {
       try {

@@ -186,6 +186,24 @@ describePrivileged('NodeDataplane on a real kernel', ['bpf', 'netns'], () => {
       }
     });
 
+    it('a map an earlier build pinned and this one no longer declares is removed, and said so; directories are left alone', async () => {
+      const t = topology();
+      const at = join(t.bpffsDir, 'old-dropped');
+      mkdirSync(join(at, 'someone-elses'), { recursive: true });
+      // xdpnet_router_cache: a per-CPU cache of routers one build of this project had.
+      execFileSync('bpftool', ['map', 'create', join(at, 'xdpnet_router_cache'), 'type', 'array', 'key', '4', 'value', '8', 'entries', '1', 'name', 'xdpnet_router_c']);
+      const { logger, messages } = collectingLogger();
+      const n = await startAt(t, at, logger);
+      try {
+        expect(messages).toContain('pinned map no object of this build declares removed');
+        expect(existsSync(join(at, 'xdpnet_router_cache'))).toBe(false);
+        expect(existsSync(join(at, 'someone-elses'))).toBe(true);
+        expect(existsSync(join(at, 'xdpnet_fdb'))).toBe(true);
+      } finally {
+        n.teardown();
+      }
+    });
+
     it('a forwarding map of another build (xdpnet_networks of another size) is replaced, and said so: its entries are derived state the reconciler writes again', async () => {
       const t = topology();
       const at = await pinnedOld(t, 'old-networks', 'xdp_underlay', 'xdpnet_networks', 100);
