@@ -21,16 +21,6 @@
 #include "router_maps.h"
 #include "snat_maps.h"
 
-/* A multiplicative hash of a router id (4-byte aligned: route_cache.h) and an address, to `bits` bits. */
-static __always_inline __u32 router_ip_slot(const __u8 *router_id, __be32 ip, __u32 bits)
-{
-	const __u32 *w = (const __u32 *)router_id;
-	__u32 h = (ip ^ w[0]) * 0x9E3779B1u;
-
-	h = (h ^ w[3]) * 0x85EBCA77u;
-	return h >> (32 - bits);
-}
-
 /*
  * --- xdpnet_ext_addr_cache: xdpnet_ext_addrs by address (ours only), with
  * the address's router (xdpnet_routers, by the entry's router_id), which

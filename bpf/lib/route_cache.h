@@ -70,13 +70,14 @@ static __always_inline __be32 route_target(const struct route_entry *route, __be
 	}
 }
 
-static __always_inline __u32 route_cache_slot_of(const __u8 *router_id, __be32 daddr)
+/* A multiplicative hash of a router id and an address, to `bits` bits: the slot of a cache keyed by both. */
+static __always_inline __u32 router_ip_slot(const __u8 *router_id, __be32 ip, __u32 bits)
 {
 	const __u32 *w = (const __u32 *)router_id; /* 4-byte aligned in every caller's struct */
-	__u32 h = (daddr ^ w[0]) * 0x9E3779B1u;
+	__u32 h = (ip ^ w[0]) * 0x9E3779B1u;
 
 	h = (h ^ w[3]) * 0x85EBCA77u;
-	return h >> (32 - ROUTE_CACHE_BITS);
+	return h >> (32 - bits);
 }
 
 static __always_inline bool router_id_equal(const __u8 *a, const __u8 *b)
@@ -96,7 +97,7 @@ static __always_inline bool router_id_equal(const __u8 *a, const __u8 *b)
 static __always_inline struct route_entry *route_and_neighbor(const __u8 *router_id, __be32 daddr, __u64 stamp,
 							     struct arp_entry **neigh)
 {
-	__u32 slot = route_cache_slot_of(router_id, daddr);
+	__u32 slot = router_ip_slot(router_id, daddr, ROUTE_CACHE_BITS);
 	struct route_cache_slot *c = bpf_map_lookup_elem(&xdpnet_route_cache, &slot);
 	struct arp_entry *found;
 	struct route_entry *route;
