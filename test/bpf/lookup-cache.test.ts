@@ -13,7 +13,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { CACHED_MAPS, CACHE_GEN_MAP, advanceGeneration, readGeneration } from '../../src/dataplane/cache-generation.js';
 import { u32 } from '../../src/dataplane/codec.js';
 import { BpfMap, type LoadedObject, TypedMap, loadObject } from '../../src/dataplane/index.js';
-import { PORT_F_ADMIN_UP, fdbEntry, fdbKey, portInfo } from '../../src/dataplane/layouts.js';
+import { type FdbEntry, type FdbKey, PORT_F_ADMIN_UP, type PortInfo, fdbEntry, fdbKey, portInfo } from '../../src/dataplane/layouts.js';
 import { BPFFS_TEST_ROOT } from '../helpers/bpffs-root.js';
 import { objectPath } from '../helpers/bpf.js';
 import { eth } from '../helpers/frames.js';
@@ -86,7 +86,7 @@ describePrivileged('xdp_port through its caches', ['bpf', 'netns'], () => {
   const pins = join(BPFFS_TEST_ROOT, `lookup-cache-${process.pid}`);
   let obj: LoadedObject;
   /** Handles on the pins: writes through them are another tool's, with no new generation. */
-  let foreign: { ports: TypedMap<number, ReturnType<typeof portInfo.decode>>; fdb: TypedMap<ReturnType<typeof fdbKey.decode>, ReturnType<typeof fdbEntry.decode>>; generation: BpfMap };
+  let foreign: { ports: TypedMap<number, PortInfo>; fdb: TypedMap<FdbKey, FdbEntry>; generation: BpfMap };
 
   beforeAll(async () => {
     mkdirSync(pins, { recursive: true });
