@@ -28,7 +28,7 @@ import { type Options, parseOptions } from './dataplane/options.js';
 import { RESULT_FD, type RawResults, type WorkerConfig } from './dataplane/protocol.js';
 import { RealInterfaces, realScenarios } from './dataplane/real-interfaces.js';
 import { type Report, buildReport, renderTable, writeReport } from './dataplane/report.js';
-import { COMPARISONS, SCENARIOS, type Scenario } from './dataplane/scenarios.js';
+import { type Scenario, withOtherBuild } from './dataplane/scenarios.js';
 import { BenchTopology } from './dataplane/topology.js';
 
 const WORKER = fileURLToPath(new URL('./dataplane/worker.js', import.meta.url));
@@ -38,18 +38,19 @@ const WORKER = fileURLToPath(new URL('./dataplane/worker.js', import.meta.url));
  * scenarios of other directions they need (rsnat's kernel row replies to
  * snat's connection: that direction is measured too).
  */
-function inDirections(directions: readonly string[] | null): Scenario[] {
-  const chosen = new Set(SCENARIOS.filter((s) => directions === null || directions.includes(s.direction)).map((s) => s.direction));
-  for (const s of SCENARIOS) {
+function inDirections(directions: readonly string[] | null, compareWith: string | null): Scenario[] {
+  const { scenarios } = withOtherBuild(compareWith);
+  const chosen = new Set(scenarios.filter((s) => directions === null || directions.includes(s.direction)).map((s) => s.direction));
+  for (const s of scenarios) {
     if (!chosen.has(s.direction)) continue;
-    for (const id of s.needs ?? []) chosen.add(SCENARIOS.find((n) => n.id === id)!.direction);
+    for (const id of s.needs ?? []) chosen.add(scenarios.find((n) => n.id === id)!.direction);
   }
-  return SCENARIOS.filter((s) => chosen.has(s.direction));
+  return scenarios.filter((s) => chosen.has(s.direction));
 }
 
 /** How many scenarios a run of these options offers (the traffic budget is shared out over them). */
-export function scenarioCount(real: boolean, directions: readonly string[] | null): number {
-  const chosen = inDirections(directions);
+export function scenarioCount(real: boolean, directions: readonly string[] | null, compareWith: string | null): number {
+  const chosen = inDirections(directions, compareWith);
   return real ? realScenarios(chosen).length : chosen.length;
 }
 
@@ -111,9 +112,10 @@ export async function runDataplane(options: Options): Promise<Report> {
   console.log('dataplane: building namespaces');
   const topology = await BenchTopology.create();
   try {
-    const scenarios = options.directions === null ? undefined : inDirections(options.directions).map((s) => s.id);
+    const scenarios = options.directions === null ? undefined : inDirections(options.directions, options.compareWith).map((s) => s.id);
     const raw = await runWorker(topology.net.node, { options, net: topology.net, scenarios });
-    return buildReport(raw, options, { startedAt, brNetfilter: topology.net.brNetfilter, comparisons: COMPARISONS });
+    const { comparisons } = withOtherBuild(options.compareWith);
+    return buildReport(raw, options, { startedAt, brNetfilter: topology.net.brNetfilter, comparisons });
   } finally {
     await topology.destroy();
   }
@@ -121,7 +123,7 @@ export async function runDataplane(options: Options): Promise<Report> {
 
 async function runOnRealInterfaces(options: Options, startedAt: Date): Promise<Report> {
   const opts = options.real!;
-  const chosen = inDirections(options.directions);
+  const chosen = inDirections(options.directions, null);
   const run = realScenarios(chosen);
   const skipped = chosen.filter((s) => !run.includes(s));
   console.log(`dataplane: real interfaces ${opts.portIf} (port side) and ${opts.uplinkIf} (uplink side)${opts.netns ? ` in ${opts.netns}` : ''}`);
@@ -141,7 +143,7 @@ async function runOnRealInterfaces(options: Options, startedAt: Date): Promise<R
     return buildReport(raw, options, {
       startedAt,
       brNetfilter: false,
-      comparisons: COMPARISONS,
+      comparisons: withOtherBuild(null).comparisons,
       mode: {
         kind: 'real',
         interfaces: RealInterfaces.describe(real),

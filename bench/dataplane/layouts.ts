@@ -8,8 +8,25 @@ import { type StructLayout, bytes, mac, struct, u16, u32, u64 } from '../../src/
 import { describeBtf, layoutMismatches } from '../../src/dataplane/index.js';
 import { REPO_ROOT } from '../../src/dataplane/native.js';
 
-/** Path of a compiled object: `objectPath('bench/xdp_gen')`, `objectPath('xdp_port')`. */
-export const objectPath = (name: string): string => join(REPO_ROOT, 'bpf/build', `${name}.bpf.o`);
+let objectDir = join(REPO_ROOT, 'bpf/build');
+
+/** Path of a compiled object: `objectPath('bench/xdp_gen')`, `objectPath('xdp_port')`; another build's within withObjectDir(). */
+export const objectPath = (name: string): string => join(objectDir, `${name}.bpf.o`);
+
+/**
+ * Runs `load` with objectPath() resolving into `dir`, another build's
+ * bpf/build (--compare-with). Loads are awaited one at a time, so no other
+ * load sees the switch.
+ */
+export async function withObjectDir<T>(dir: string, load: () => Promise<T>): Promise<T> {
+  const before = objectDir;
+  objectDir = dir;
+  try {
+    return await load();
+  } finally {
+    objectDir = before;
+  }
+}
 
 /** bpf/bench/xdp_gen.bpf.c: GEN_FRAME_MAX. */
 export const GEN_FRAME_MAX = 256;

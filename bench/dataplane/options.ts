@@ -10,6 +10,8 @@
 //   --directions D,… only these directions (encap, decap, routed, snat, rsnat,
 //                    snat-new), each with all its paths; default every one
 //   --out FILE       where bench/dataplane.ts writes its JSON (default bench/results/overlay.json)
+//   --compare-with DIR  another build's bpf/build: its programs run next to ours,
+//                    row by row in the same rounds (scenarios.ts, withOtherBuild)
 //
 // Real interfaces instead of the benchmark's veth namespaces
 // (bench/dataplane/real-interfaces.ts, docs/BENCHMARKS.md):
@@ -22,7 +24,8 @@
 //                      (default: this process's)
 //   --sink-netns NAME  the namespace the sink interfaces are in (default: --netns)
 
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { REPO_ROOT } from '../../src/dataplane/native.js';
 import { DIRECTIONS } from './scenarios.js';
@@ -51,6 +54,8 @@ export interface Options {
   /** The directions to run (scenarios.ts), in the order given; null: every one. */
   directions: string[] | null;
   real: RealInterfaceOptions | null;
+  /** Another build's bpf/build, whose programs run next to ours (--compare-with); null: none. */
+  compareWith: string | null;
 }
 
 // Many short rounds rather than a few long ones: a burst of other work on a
@@ -70,6 +75,7 @@ export const DATAPLANE_FLAGS = {
   seconds: { type: 'string' },
   repeat: { type: 'string' },
   directions: { type: 'string' },
+  'compare-with': { type: 'string' },
   'port-if': { type: 'string' },
   'uplink-if': { type: 'string' },
   'port-sink-if': { type: 'string' },
@@ -85,7 +91,7 @@ type FlagValues = { [K in keyof typeof DATAPLANE_FLAGS]?: (typeof DATAPLANE_FLAG
  * directions (null: all): the traffic budget is shared out over them when
  * --seconds is not given.
  */
-export type ScenarioCount = (real: boolean, directions: readonly string[] | null) => number;
+export type ScenarioCount = (real: boolean, directions: readonly string[] | null, compareWith: string | null) => number;
 
 /** bench/dataplane.ts's command line. */
 export function parseOptions(argv: readonly string[], scenarios: ScenarioCount): Options {
@@ -98,8 +104,9 @@ export function dataplaneOptions(values: FlagValues, scenarios: ScenarioCount, o
   const base = values.quick ? QUICK : FULL;
   const real = realInterfaces(values);
   const directions = directionList(values.directions);
+  const compareWith = otherBuild(values['compare-with'], real !== null);
   const rounds = number('--rounds', values.rounds, base.rounds, { min: 1, integer: true });
-  const shared = base.budgetSeconds / (rounds * Math.max(1, scenarios(real !== null, directions)));
+  const shared = base.budgetSeconds / (rounds * Math.max(1, scenarios(real !== null, directions, compareWith)));
   const fallback = round2(Math.min(base.seconds.max, Math.max(base.seconds.min, shared)));
   const seconds = number('--seconds', values.seconds, fallback, { min: 0.01 });
   return {
@@ -111,7 +118,21 @@ export function dataplaneOptions(values: FlagValues, scenarios: ScenarioCount, o
     quick: values.quick ?? false,
     directions,
     real,
+    compareWith,
   };
+}
+
+/** The object every other build has: what tells a bpf/build directory from any other. */
+const OTHER_BUILD_MARK = 'xdp_port.bpf.o';
+
+function otherBuild(given: string | undefined, real: boolean): string | null {
+  if (given === undefined) return null;
+  if (real) throw new RangeError('--compare-with runs on the benchmark\'s own namespaces only, not with --port-if/--uplink-if');
+  const dir = resolve(given);
+  if (!existsSync(join(dir, OTHER_BUILD_MARK))) {
+    throw new RangeError(`--compare-with wants another build's bpf/build directory (with ${OTHER_BUILD_MARK} in it), got ${JSON.stringify(given)}`);
+  }
+  return dir;
 }
 
 function directionList(given: string | undefined): string[] | null {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { encode, u32 } from '../../src/dataplane/codec.js';
 import { type BpfProgram, type LoadedObject, loadObject } from '../../src/dataplane/index.js';
 import { macBytes } from '../../test/helpers/frames.js';
-import { objectPath } from './layouts.js';
+import { objectPath, withObjectDir } from './layouts.js';
 import { Overlay } from './overlay.js';
 import { Routed, type RouterInterfaces } from './routed.js';
 import { type ConntrackFill, Gateway } from './snat.js';
@@ -18,7 +18,20 @@ export class Programs {
   private readonly objects: LoadedObject[] = [];
   private readonly programs: BpfProgram[] = [];
 
-  constructor(private readonly net: BenchNet) {}
+  private otherBuild: Programs | undefined;
+
+  /** `pinSuffix`: the other build's programs pin their gateway's maps apart from ours. */
+  constructor(
+    private readonly net: BenchNet,
+    private readonly pinSuffix = '',
+  ) {}
+
+  /** `load` run on the programs of the build in `dir` (--compare-with), which have maps of their own. */
+  async other<T>(dir: string, load: (other: Programs) => Promise<T>): Promise<T> {
+    this.otherBuild ??= new Programs(this.net, '-other');
+    const other = this.otherBuild;
+    return withObjectDir(dir, () => load(other));
+  }
 
   /** ifindex of a host-side interface (in its own namespace). */
   ifindex(link: LinkName): number {
@@ -39,7 +52,7 @@ export class Programs {
 
   /** xdp_port and xdp_external of the gateway node, one connection established (snat.ts). */
   async gateway(): Promise<Gateway> {
-    this.gatewayLoaded ??= await Gateway.load(this.routerInterfaces(), join(this.net.bpffsDir, 'gateway'));
+    this.gatewayLoaded ??= await Gateway.load(this.routerInterfaces(), join(this.net.bpffsDir, `gateway${this.pinSuffix}`));
     return this.gatewayLoaded;
   }
 
@@ -98,6 +111,7 @@ export class Programs {
     this.routedLoaded?.close();
     this.gatewayLoaded?.close();
     this.gatewayNewLoaded?.close();
+    this.otherBuild?.close();
   }
 
   private routerInterfaces(): RouterInterfaces {

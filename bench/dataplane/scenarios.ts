@@ -39,9 +39,10 @@ import {
 /**
  * Who forwards: ours, the least any XDP forwarder does, the kernel as
  * Neutron's agents set it up (a Linux bridge and vxlan device, ip_forward),
- * or the kernel's nftables NAT (masquerade).
+ * or the kernel's nftables NAT (masquerade). With --compare-with, also ours
+ * and the floor as another build compiled them (withOtherBuild below).
  */
-export type PathKind = 'xdpnet' | 'floor' | 'kernel' | 'nftables';
+export type PathKind = 'xdpnet' | 'floor' | 'kernel' | 'nftables' | 'other' | 'other-floor';
 
 /** What the sink must see for each frame offered. */
 export interface Delivered {
@@ -354,3 +355,49 @@ export const COMPARISONS: readonly Comparison[] = [
 
 /** The comparisons made within `direction`, in COMPARISONS order. */
 export const comparisonsOf = (direction: string): Comparison[] => COMPARISONS.filter((c) => c.direction === direction);
+
+/** A run's rows and the comparisons made between them. */
+export interface ScenarioSet {
+  scenarios: readonly Scenario[];
+  comparisons: readonly Comparison[];
+}
+
+/**
+ * The rows of a run, and with `otherBuild` (--compare-with: another build's
+ * bpf/build directory) the same rows with that build's programs, interleaved
+ * with ours in the same rounds: a change measured against its parent under
+ * the same noise. After each of our rows comes `<direction>/other` (ours as
+ * the other build compiled it), after each floor `<direction>/other-floor`.
+ * The floor is the same program in both builds, so floor/other-floor is how
+ * far apart one program's two rows come out in this run: an xdpnet/other
+ * within that distance of 1 is noise. snat-new has no other row: its setup
+ * fills its own program's connection table.
+ */
+export function withOtherBuild(otherBuild: string | null): ScenarioSet {
+  if (otherBuild === null) return { scenarios: SCENARIOS, comparisons: COMPARISONS };
+  const twin = (s: Scenario, path: 'other' | 'other-floor'): Scenario => ({
+    ...s,
+    id: `${s.direction}/${path}`,
+    path,
+    description: `${s.description} (the build in ${otherBuild})`,
+    program: (p) => p.other(otherBuild, (o) => s.program(o)),
+    setup: undefined,
+    needs: undefined,
+  });
+  const scenarios = SCENARIOS.flatMap((s) => {
+    if (s.path === 'xdpnet' && s.direction !== 'snat-new') return [s, twin(s, 'other')];
+    if (s.path === 'floor') return [s, twin(s, 'other-floor')];
+    return [s];
+  });
+  const directions = new Set(scenarios.filter((s) => s.path === 'other').map((s) => s.direction));
+  const comparisons = COMPARISONS.flatMap((c): Comparison[] =>
+    c.against === 'floor' && directions.has(c.direction)
+      ? [
+          { direction: c.direction, of: 'xdpnet', against: 'other', atLeast: null },
+          { direction: c.direction, of: 'floor', against: 'other-floor', atLeast: null },
+          c,
+        ]
+      : [c],
+  );
+  return { scenarios, comparisons };
+}

@@ -12,7 +12,7 @@ import { checkLayouts } from './layouts.js';
 import { measure } from './measure.js';
 import { Programs } from './programs.js';
 import { RESULT_FD, type RawResults, type WorkerConfig } from './protocol.js';
-import { SCENARIOS, hostOf } from './scenarios.js';
+import { hostOf, withOtherBuild } from './scenarios.js';
 import { Sink } from './sink.js';
 import { type Host, LINKS } from './topology.js';
 
@@ -20,9 +20,10 @@ async function main(): Promise<void> {
   const config = JSON.parse(process.argv[2] ?? '') as WorkerConfig;
   const { net, options } = config;
   checkLayouts();
-  const unknown = (config.scenarios ?? []).filter((id) => !SCENARIOS.some((s) => s.id === id));
+  const all = withOtherBuild(options.compareWith).scenarios;
+  const unknown = (config.scenarios ?? []).filter((id) => !all.some((s) => s.id === id));
   if (unknown.length > 0) throw new Error(`no such scenarios: ${unknown.join(', ')}`);
-  const scenarios = config.scenarios ? SCENARIOS.filter((s) => config.scenarios!.includes(s.id)) : SCENARIOS;
+  const scenarios = config.scenarios ? all.filter((s) => config.scenarios!.includes(s.id)) : all;
 
   const sink = await Sink.load(net.bpffsDir);
   const programs = new Programs(net);

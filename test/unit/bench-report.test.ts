@@ -5,13 +5,16 @@
 // No root: nothing here loads a program or touches an interface.
 
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ControlPlaneReport } from '../../bench/control-plane.js';
 import { FULL, QUICK, dataplaneOptions, parseOptions } from '../../bench/dataplane/options.js';
 import type { RawResults } from '../../bench/dataplane/protocol.js';
 import { assignLinks, realScenarios } from '../../bench/dataplane/real-interfaces.js';
 import { type ComparisonSpec, buildReport, renderTable } from '../../bench/dataplane/report.js';
-import { SCENARIOS } from '../../bench/dataplane/scenarios.js';
+import { COMPARISONS as TARGETS, SCENARIOS, withOtherBuild } from '../../bench/dataplane/scenarios.js';
 import { LINKS } from '../../bench/dataplane/topology.js';
 import { parseBenchOptions } from '../../bench/options.js';
 import { plotRows, plotSpec, plotSvg, quantile } from '../../bench/plot.js';
@@ -50,6 +53,50 @@ describe('bench flags', () => {
       '--directions wants a comma-separated list of encap, decap, routed, snat, rsnat, snat-new, got "encap,sideways"',
     );
     expect(() => parseOptions(['--directions', ''], counting)).toThrow('--directions wants');
+  });
+
+  it('runs another build next to this one with --compare-with, its rows counted in the budget', () => {
+    const other = mkdtempSync(join(tmpdir(), 'xdpnet-other-build-'));
+    try {
+      writeFileSync(join(other, 'xdp_port.bpf.o'), '');
+      const seen: (string | null)[] = [];
+      const counting = (_real: boolean, _directions: readonly string[] | null, compareWith: string | null) => {
+        seen.push(compareWith);
+        return compareWith === null ? 17 : 28;
+      };
+      expect(parseOptions([], counting).compareWith).toBeNull();
+      const o = parseOptions(['--compare-with', relative(process.cwd(), other)], counting);
+      expect(o.compareWith).toBe(other);
+      expect(seen).toEqual([null, other]);
+      expect(() => parseOptions(['--compare-with', join(other, 'nowhere')], counting)).toThrow(
+        "--compare-with wants another build's bpf/build directory (with xdp_port.bpf.o in it)",
+      );
+      expect(() => parseOptions(['--compare-with', other, '--port-if', 'a', '--uplink-if', 'b'], counting)).toThrow(
+        "--compare-with runs on the benchmark's own namespaces only",
+      );
+    } finally {
+      rmSync(other, { recursive: true, force: true });
+    }
+  });
+
+  it('twins our rows and the floors with the other build, and compares each pair', () => {
+    expect(withOtherBuild(null)).toEqual({ scenarios: SCENARIOS, comparisons: TARGETS });
+    const { scenarios, comparisons } = withOtherBuild('/elsewhere/bpf/build');
+    const routed = scenarios.filter((s) => s.direction === 'routed').map((s) => s.id);
+    expect(routed).toEqual(['routed/xdpnet', 'routed/other', 'routed/floor', 'routed/other-floor', 'routed/kernel']);
+    // New connections: the setup fills its own program's table, so no twin.
+    expect(scenarios.filter((s) => s.direction === 'snat-new').map((s) => s.path)).toEqual(['xdpnet', 'nftables']);
+    const twin = scenarios.find((s) => s.id === 'rsnat/other')!;
+    const ours = SCENARIOS.find((s) => s.id === 'rsnat/xdpnet')!;
+    expect({ ...twin, id: ours.id, path: ours.path, description: ours.description, program: ours.program }).toEqual({ ...ours, setup: undefined, needs: undefined });
+    expect(twin.description).toContain('/elsewhere/bpf/build');
+    expect(comparisons.filter((c) => c.direction === 'snat').map((c) => `${c.of}/${c.against} ${c.atLeast}`)).toEqual([
+      'xdpnet/other null',
+      'floor/other-floor null',
+      'xdpnet/floor 0.7',
+      'xdpnet/nftables 4',
+    ]);
+    expect(comparisons.filter((c) => c.direction === 'snat-new')).toEqual(TARGETS.filter((c) => c.direction === 'snat-new'));
   });
 
   it('names the flag and what it wants on a bad value', () => {
@@ -153,7 +200,7 @@ describe('real interfaces: which link is which side', () => {
 // ---------------------------------------------------------------------------
 // Reports from made-up measurements
 
-const OPTIONS = { rounds: 3, seconds: 0.5, warmupSeconds: 0.2, repeat: 1000, out: '', quick: true, directions: null, real: null };
+const OPTIONS = { rounds: 3, seconds: 0.5, warmupSeconds: 0.2, repeat: 1000, out: '', quick: true, directions: null, real: null, compareWith: null };
 
 /** Rates per direction: ours, the floor (or null), the baseline (kind, rate). */
 const RATES: Record<string, [number, number | null, string, number]> = {
