@@ -41,6 +41,7 @@
 #include "lib/arp.h"
 #include "lib/deliver.h"
 #include "lib/fdb.h"
+#include "lib/flow_cache.h"
 #include "lib/lookup_cache.h"
 #include "lib/overlay_maps.h"
 #include "lib/parse.h"
@@ -67,6 +68,7 @@ static __always_inline outcome_t port(struct xdp_md *ctx, struct port_stats **st
 	struct hdr_cursor cursor;
 	struct underlay_config ul = { .vtep_ip = CONFIG(vtep_ip), .mtu = CONFIG(underlay_mtu) };
 	struct port_info *port;
+	struct flow_cache_slot *flow;
 	struct fdb_entry *fdb;
 	struct port_frame f;
 	__u32 vni;
@@ -104,9 +106,10 @@ static __always_inline outcome_t port(struct xdp_md *ctx, struct port_stats **st
 
 	if (mac_is_multicast(f.l2.eth->h_dest))
 		return pass(REASON_PASS_TO_FLOOD);
-	fdb = fdb_lookup_cached(vni, f.l2.eth->h_dest, stamp);
-	if (!fdb)
+	flow = flow_lookup_cached(vni, f.l2.eth->h_dest, f.ip ? f.ip->daddr : 0, stamp);
+	if (!flow)
 		return pass(REASON_PASS_TO_FLOOD); /* unknown unicast */
+	fdb = &flow->fdb;
 	switch (fdb->kind) {
 	case FDB_LOCAL:
 		if (fdb->ifindex == ifindex)
@@ -115,7 +118,12 @@ static __always_inline outcome_t port(struct xdp_md *ctx, struct port_stats **st
 	case FDB_REMOTE:
 		return to_remote_mac(ctx, &f, vni, fdb, &ul, REASON_FWD_ENCAP);
 	case FDB_ROUTER:
-		return route_frame(ctx, &f, vni, fdb, &ul);
+		/* Routed before under this stamp: straight to where routing sent the flow. */
+		if (flow->routed && route_cached_ok(&f, &flow->route)) {
+			route_rewrite(&f, &flow->route);
+			return deliver_routed(ctx, &f, flow->route.vni, &flow->route.fdb, &ul);
+		}
+		return route_frame(ctx, &f, vni, flow, &ul);
 	default:
 		return drop(REASON_DROP_UNKNOWN_DESTINATION);
 	}

@@ -57,6 +57,7 @@
 #include "mac.h"
 #include "overlay_maps.h"
 #include "parse.h"
+#include "flow_cache.h"
 #include "port_frame.h"
 #include "port_state.h"
 #include "route_cache.h"
@@ -113,6 +114,40 @@ static __always_inline void ipv4_decrement_ttl(struct iphdr *ip)
 	__be16 new = ipv4_ttl_decrement(ip, &old);
 
 	csum_replace2(&ip->check, old, new);
+}
+
+/*
+ * Whether the frame `f` may take what routing decided for its flow (`r`,
+ * flow_cache.h) without being routed again: the checks route_frame() makes
+ * of the packet itself, passed. A frame that fails one is routed the whole
+ * way, for its exact outcome.
+ */
+static __always_inline bool route_cached_ok(const struct port_frame *f, const struct flow_route *r)
+{
+	return routable_ipv4(f) == 0 && f->ip->ttl > 1 && f->l3_len <= r->mtu;
+}
+
+/* The routed frame as it leaves the router: TTL - 1, from the router's MAC to the neighbour's. */
+static __always_inline void route_rewrite(const struct port_frame *f, const struct flow_route *r)
+{
+	ipv4_decrement_ttl(f->ip);
+	mac_copy(f->l2.eth->h_source, r->router_mac);
+	mac_copy(f->l2.eth->h_dest, r->neigh_mac);
+}
+
+/* The routed (rewritten) frame `f` to the neighbour whose FDB entry of network `vni` is `fdb`. */
+static __always_inline outcome_t deliver_routed(struct xdp_md *ctx, const struct port_frame *f, __u32 vni,
+						const struct fdb_entry *fdb, const struct underlay_config *ul)
+{
+	switch (fdb->kind) {
+	case FDB_LOCAL:
+		/* Back into the sending port too, if that is where the destination is: a router may. */
+		return to_local_mac(ctx, fdb, vni, REASON_FWD_ROUTED_LOCAL);
+	case FDB_REMOTE:
+		return to_remote_mac(ctx, f, vni, fdb, ul, REASON_FWD_ROUTED_ENCAP);
+	default:
+		return drop(REASON_DROP_UNKNOWN_DESTINATION);
+	}
 }
 
 /* What a router sends back about a packet it does not forward. */
@@ -174,8 +209,10 @@ static __always_inline outcome_t route_external(struct xdp_md *ctx, struct port_
 
 /*
  * Routes the frame `f` (parsed, from a port of network `in_vni`, its
- * destination MAC the router's: `router_fdb`, its FDB_ROUTER entry). `ul`
- * is this node's underlay, for a destination behind another VTEP.
+ * destination MAC the router's: `flow`'s FDB part is its FDB_ROUTER entry).
+ * `ul` is this node's underlay, for a destination behind another VTEP.
+ * Where the frame is delivered, `flow` keeps what routing decided, for the
+ * flow's next frames (flow_cache.h).
  *
  * Out of line (a BPF-to-BPF call): routed frames are the rarer kind, and
  * inlined, this function (ICMP errors, SNAT, its own encapsulation) made
@@ -186,10 +223,11 @@ static __always_inline outcome_t route_external(struct xdp_md *ctx, struct port_
  * pays one call.
  */
 static __out_of_line outcome_t route_frame(struct xdp_md *ctx, struct port_frame *f, __u32 in_vni,
-					    const struct fdb_entry *router_fdb, const struct underlay_config *ul)
+					    struct flow_cache_slot *flow, const struct underlay_config *ul)
 {
+	const struct fdb_entry *router_fdb = &flow->fdb;
 	const __u8 *router_id = router_fdb->router_id;
-	__u64 stamp = cache_stamp(); /* once: the route's and the floating IP's cached lookups */
+	__u64 stamp = flow->stamp; /* the frame's (xdp_port's), for the route's and the floating IP's cached lookups */
 	const struct router_info *router;
 	struct router_info router_copy;
 	struct route_entry *route;
@@ -270,19 +308,15 @@ static __out_of_line outcome_t route_frame(struct xdp_md *ctx, struct port_frame
 	if (fdb->kind == FDB_ROUTER)
 		return drop(REASON_DROP_NEXTHOP_IS_ROUTER);
 
-	ipv4_decrement_ttl(ip);
-	mac_copy(f->l2.eth->h_source, router->mac);
-	mac_copy(f->l2.eth->h_dest, neigh->mac);
-
-	switch (fdb->kind) {
-	case FDB_LOCAL:
-		/* Back into the sending port too, if that is where the destination is: a router may. */
-		return to_local_mac(ctx, fdb, vni, REASON_FWD_ROUTED_LOCAL);
-	case FDB_REMOTE:
-		return to_remote_mac(ctx, f, vni, fdb, ul, REASON_FWD_ROUTED_ENCAP);
-	default:
-		return drop(REASON_DROP_UNKNOWN_DESTINATION);
-	}
+	/* Decided: kept for the flow's next frames, and this one delivered from the same copy. */
+	flow->route.fdb = *fdb;
+	flow->route.vni = vni;
+	flow->route.mtu = net.mtu;
+	mac_copy(flow->route.router_mac, router->mac);
+	mac_copy(flow->route.neigh_mac, neigh->mac);
+	flow->routed = 1;
+	route_rewrite(f, &flow->route);
+	return deliver_routed(ctx, f, vni, &flow->route.fdb, ul);
 }
 
 /* Last: it uses the helpers above (route_icmp_error, to_router). */

@@ -1,5 +1,5 @@
 // The generation of the maps the BPF programs cache (bpf/lib/cache_gen.h,
-// bpf/lib/lookup_cache.h, route_cache.h, external_cache.h): every CPU keeps copies of the entries of
+// bpf/lib/lookup_cache.h, route_cache.h, external_cache.h, flow_cache.h): every CPU keeps copies of the entries of
 // CACHED_MAPS it looked up last, each stamped with the generation it was
 // made under, and uses a copy only while the generation is unchanged. So
 // whoever changes a cached map must write a new generation after the change:
@@ -23,7 +23,7 @@ import type { BpfMap, MapChangeListener } from './maps.js';
 export const CACHE_GEN_MAP = 'xdpnet_cache_gen';
 
 /**
- * The maps the programs keep per-CPU copies of (lookup_cache.h, route_cache.h, external_cache.h): a change to
+ * The maps the programs keep per-CPU copies of (lookup_cache.h, route_cache.h, external_cache.h, flow_cache.h): a change to
  * any of them must be followed by a new generation. test/bpf/lookup-cache.test.ts
  * changes each through a handle and checks the very next frame sees it.
  */
@@ -35,6 +35,8 @@ export const CACHED_MAPS: ReadonlySet<string> = new Set([
   'xdpnet_routers',
   'xdpnet_ext_addrs',
   'xdpnet_fip_out',
+  // Not copied on its own, but read into what a flow's routing decided (flow_cache.h): a destination network's MTU and state.
+  'xdpnet_networks',
 ]);
 
 const KEY = Buffer.alloc(4);

@@ -141,6 +141,18 @@ function reasonDelta(before: Map<string, ReasonCount>, after: Map<string, Reason
   return moved;
 }
 
+/** One frame through `program` of `obj`: its verdict, the frame out, and which reasons moved ("NAME +packets/+bytes"). */
+export function runCounted(obj: LoadedObject, program: string, frame: Buffer, ingressIfindex: number): { action: string; frame: Buffer; moved: string[] } {
+  const before = totals(obj);
+  const prog = obj.program(program);
+  try {
+    const result = prog.testRun(frame, { ingressIfindex });
+    return { action: result.action, frame: result.frame, moved: reasonDelta(before, totals(obj)) };
+  } finally {
+    prog.close();
+  }
+}
+
 /** Registers one privileged suite running every case through BPF_PROG_RUN. */
 export function packetTable(table: PacketTable): void {
   describePrivileged(table.title, ['bpf'], () => {
