@@ -106,7 +106,8 @@ static __always_inline outcome_t port(struct xdp_md *ctx, struct port_stats **st
 
 	if (mac_is_multicast(f.l2.eth->h_dest))
 		return pass(REASON_PASS_TO_FLOOD);
-	flow = flow_lookup_cached(vni, f.l2.eth->h_dest, f.ip ? f.ip->daddr : 0, stamp);
+	flow = f.ip ? flow_lookup_cached(vni, f.l2.eth->h_dest, f.ip->saddr, f.ip->daddr, stamp)
+		    : flow_lookup_cached(vni, f.l2.eth->h_dest, 0, 0, stamp);
 	if (!flow)
 		return pass(REASON_PASS_TO_FLOOD); /* unknown unicast */
 	fdb = &flow->fdb;
@@ -119,10 +120,12 @@ static __always_inline outcome_t port(struct xdp_md *ctx, struct port_stats **st
 		return to_remote_mac(ctx, &f, vni, fdb, &ul, REASON_FWD_ENCAP);
 	case FDB_ROUTER:
 		/* Routed before under this stamp: straight to where routing sent the flow. */
-		if (flow->routed && route_cached_ok(&f, &flow->route)) {
+		if (flow->routed == FLOW_ROUTED && route_cached_ok(&f, &flow->route)) {
 			route_rewrite(&f, &flow->route);
 			return deliver_routed(ctx, &f, flow->route.vni, &flow->route.fdb, &ul);
 		}
+		if (flow->routed == FLOW_EXTERNAL && external_cached_ok(&f, &flow->external))
+			return external_flow_out(ctx, &f, vni, &flow->external);
 		return route_frame(ctx, &f, vni, flow, &ul);
 	default:
 		return drop(REASON_DROP_UNKNOWN_DESTINATION);

@@ -104,27 +104,77 @@ static __always_inline bool snat_side_of(const __u8 *router_id, const struct fdb
 }
 
 /*
+ * Whether the frame `f` may take what routing decided for its flow out of
+ * the external NIC (`x`, flow_cache.h) without being routed again: as
+ * route_cached_ok (route.h), against the external network's MTU.
+ */
+static __always_inline bool external_cached_ok(const struct port_frame *f, const struct flow_external *x)
+{
+	return routable_ipv4(f) == 0 && f->ip->ttl > 1 && f->l3_len <= x->mtu;
+}
+
+/*
+ * The frame `f` (from network `in_vni`) out of the external NIC as `x`
+ * says: its source translated (the floating IP, 1:1, or SNAT), TTL - 1,
+ * the next hop's MACs. Every packet pointer is invalid afterwards.
+ */
+static __always_inline outcome_t external_out(struct xdp_md *ctx, const struct port_frame *f, __u32 in_vni,
+					      const struct flow_external *x)
+{
+	struct iphdr *ip = f->ip;
+	int ret;
+
+	if (x->has_fip)
+		ret = fip_egress(ip, (void *)(long)ctx->data_end, &x->fip);
+	else /* The source MAC is what the VM sent from: the reply goes back to it. */
+		ret = snat_egress(ctx, ip, in_vni, f->l2.eth->h_source, x->external_ip);
+	if (ret < 0)
+		return drop_from(ret);
+	mac_copy(f->l2.eth->h_dest, x->nh_dst);
+	mac_copy(f->l2.eth->h_source, x->nh_src);
+	if (x->has_fip)
+		return redirect_to(x->ifindex, REASON_FWD_FIP_OUT);
+	return redirect_to(x->ifindex, ret ? REASON_FWD_SNAT_NEW : REASON_FWD_SNAT);
+}
+
+/*
+ * external_out() for a flow's next frames, from xdp_port's main function.
+ * Out of line: inlined there, the translation's stack (connection keys, the
+ * ports it tries) would add to the main function's, which route_frame()'s
+ * own comes on top of, over BPF's 512 bytes.
+ */
+static __out_of_line outcome_t external_flow_out(struct xdp_md *ctx, const struct port_frame *f, __u32 in_vni,
+						 const struct flow_external *x)
+{
+	return external_out(ctx, f, in_vni, x);
+}
+
+/*
  * Routes the frame `f` (from network `in_vni`, checked by route_frame up to
  * its route) along the external route `route` of `router` (`router_id`;
  * `router_fdb`: its FDB_ROUTER entry the frame was addressed to, or NULL). `ul` is for the
  * tunnel to the gateway node and for a hairpin to a VM behind another VTEP;
- * `stamp` is the frame's cache stamp (lookup_cache.h).
+ * `stamp` is the frame's cache stamp (lookup_cache.h). Out of the external
+ * NIC, `flow` (or NULL: none) keeps what was decided for the flow's next
+ * frames (flow_cache.h).
  */
 static __always_inline outcome_t route_external(struct xdp_md *ctx, struct port_frame *f, __u32 in_vni,
 						const __u8 *router_id, const struct fdb_entry *router_fdb,
 						const struct router_info *router, const struct route_entry *route,
-						const struct underlay_config *ul, __u64 stamp)
+						const struct underlay_config *ul, __u64 stamp,
+						struct flow_cache_slot *flow)
 {
 	struct iphdr *ip = f->ip;
 	struct snat_side side;
 	struct snat_side *snat = &side;
+	struct flow_external decided;
+	struct flow_external *x = flow ? &flow->external : &decided;
 	const __u8 *nh_dst, *nh_src;
 	struct ext_nexthop *nh;
 	struct ext_addr *addr;
 	struct fip_out *fip;
 	__be32 ext_ip, target;
 	__u32 ifindex;
-	int ret;
 
 	/* Not the gateway node: to it, unrouted (tunnel_gateway.h); it checks the TTL and the rest. */
 	if (!(route->flags & ROUTE_F_GATEWAY_LOCAL))
@@ -174,17 +224,18 @@ static __always_inline outcome_t route_external(struct xdp_md *ctx, struct port_
 		nh_src = nh->src_mac;
 	}
 
+	/* Decided: kept for the flow's next frames (not a packet to the router's own address), this one sent from it. */
+	x->has_fip = fip != NULL;
 	if (fip)
-		ret = fip_egress(ip, (void *)(long)ctx->data_end, fip);
-	else /* The source MAC is what the VM sent from: the reply goes back to it. */
-		ret = snat_egress(ctx, ip, in_vni, f->l2.eth->h_source, ext_ip);
-	if (ret < 0)
-		return drop_from(ret);
-	mac_copy(f->l2.eth->h_dest, nh_dst);
-	mac_copy(f->l2.eth->h_source, nh_src);
-	if (fip)
-		return redirect_to(ifindex, REASON_FWD_FIP_OUT);
-	return redirect_to(ifindex, ret ? REASON_FWD_SNAT_NEW : REASON_FWD_SNAT);
+		x->fip = *fip;
+	x->external_ip = ext_ip;
+	x->ifindex = ifindex;
+	x->mtu = snat->mtu;
+	mac_copy(x->nh_dst, nh_dst);
+	mac_copy(x->nh_src, nh_src);
+	if (flow && ip->daddr != ext_ip)
+		flow->routed = FLOW_EXTERNAL;
+	return external_out(ctx, f, in_vni, x);
 }
 
 #endif /* XDPNET_EXTERNAL_ROUTE_H */

@@ -205,7 +205,8 @@ static __always_inline outcome_t to_router(struct xdp_md *ctx, const struct port
 static __always_inline outcome_t route_external(struct xdp_md *ctx, struct port_frame *f, __u32 in_vni,
 						const __u8 *router_id, const struct fdb_entry *router_fdb,
 						const struct router_info *router, const struct route_entry *route,
-						const struct underlay_config *ul, __u64 stamp);
+						const struct underlay_config *ul, __u64 stamp,
+						struct flow_cache_slot *flow);
 
 /*
  * Routes the frame `f` (parsed, from a port of network `in_vni`, its
@@ -259,7 +260,7 @@ static __out_of_line outcome_t route_frame(struct xdp_md *ctx, struct port_frame
 	case ROUTE_NEXTHOP:
 		break; /* `neigh` is the destination's, or the next hop's */
 	case ROUTE_EXTERNAL:
-		return route_external(ctx, f, in_vni, router_id, router_fdb, router, route, ul, stamp);
+		return route_external(ctx, f, in_vni, router_id, router_fdb, router, route, ul, stamp, flow);
 	default:
 		return drop(REASON_DROP_NO_ROUTE); /* a kind this program does not know routes nowhere */
 	}
@@ -314,7 +315,7 @@ static __out_of_line outcome_t route_frame(struct xdp_md *ctx, struct port_frame
 	flow->route.mtu = net.mtu;
 	mac_copy(flow->route.router_mac, router->mac);
 	mac_copy(flow->route.neigh_mac, neigh->mac);
-	flow->routed = 1;
+	flow->routed = FLOW_ROUTED;
 	route_rewrite(f, &flow->route);
 	return deliver_routed(ctx, f, vni, &flow->route.fdb, ul);
 }

@@ -76,7 +76,7 @@ static __always_inline outcome_t route_tunnelled(struct xdp_md *ctx, struct port
 	}
 	if (route->kind != ROUTE_EXTERNAL || !(route->flags & ROUTE_F_GATEWAY_LOCAL))
 		return drop(REASON_DROP_TUNNEL_NOT_GATEWAY);
-	return route_external(ctx, f, vni, router_id, NULL, router, route, ul, cache_stamp());
+	return route_external(ctx, f, vni, router_id, NULL, router, route, ul, cache_stamp(), NULL);
 }
 
 /*

@@ -35,8 +35,11 @@ export const CACHED_MAPS: ReadonlySet<string> = new Set([
   'xdpnet_routers',
   'xdpnet_ext_addrs',
   'xdpnet_fip_out',
-  // Not copied on its own, but read into what a flow's routing decided (flow_cache.h): a destination network's MTU and state.
+  // Not copied on their own, but read into what routing decided for a flow (flow_cache.h): a destination
+  // network's MTU and state; a router's external side and its next hops' MACs.
   'xdpnet_networks',
+  'xdpnet_snat',
+  'xdpnet_ext_nexthops',
 ]);
 
 const KEY = Buffer.alloc(4);

@@ -9,7 +9,10 @@
 //     until the generation moves), and a change through our handles is seen
 //     by the very next frame, the destination network's MTU included (a map
 //     only the flow cache copies from).
-// The world is route-world.ts; xdp_route.test.ts has every routed outcome.
+// The same for a flow translated out of the external NIC (SNAT): its
+// connection is still looked up per frame, the rest comes from the copy.
+// The worlds are route-world.ts and snat-world.ts; xdp_route.test.ts and
+// xdp_snat.test.ts have every outcome.
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -17,6 +20,7 @@ import { CACHE_GEN_MAP, advanceGeneration } from '../../src/dataplane/cache-gene
 import { BpfMap, type LoadedObject, loadObject } from '../../src/dataplane/index.js';
 import { encodeNetwork } from '../../src/dataplane/overlay-encode.js';
 import { encodeRoute } from '../../src/dataplane/router-encode.js';
+import { encodeExtNexthop } from '../../src/dataplane/snat-encode.js';
 import { BPFFS_TEST_ROOT } from '../helpers/bpffs-root.js';
 import { objectPath, runCounted } from '../helpers/bpf.js';
 import { eth, parseFrame } from '../helpers/frames.js';
@@ -24,6 +28,7 @@ import { pinToOneCpu } from '../helpers/one-cpu.js';
 import { describePrivileged } from '../helpers/privileged.js';
 import { type IfName, OVERLAY_LOAD, R2, encapsulated, useOverlayPorts } from './overlay-world.js';
 import { MAC, NETWORK_MTU, ORANGE, ROUTER, installRouteWorld, routeTables } from './route-world.js';
+import * as gw from './snat-world.js';
 
 const G1 = { mac: MAC.g1, ip: '10.1.0.11' }; // p1, green, behind router A
 const O1 = { mac: MAC.o1, ip: '10.2.0.12' }; // p2, orange
@@ -143,5 +148,49 @@ describePrivileged('xdp_port: a routed flow’s next frames from its flow copy',
       ours(orange(NETWORK_MTU));
     }
     expect(send(frame).moved).toEqual([expect.stringMatching(/^FWD_ROUTED_ENCAP/)]);
+  });
+});
+
+describePrivileged('xdp_port: a translated flow’s next frames from its flow copy', ['bpf', 'netns'], () => {
+  const world = gw.useSnatWorld();
+  let unpin: () => void;
+  beforeAll(() => {
+    unpin = pinToOneCpu();
+  });
+  afterAll(() => unpin?.());
+
+  const l4: gw.L4 = { kind: 'udp', sport: 5353, dport: 53 };
+  const out = (l3: Partial<gw.L3> = {}, payload?: number) => world().out(gw.fromVm(gw.VM.p1, gw.MAC.a, gw.REMOTE, l4, l3, payload), 'p1');
+  const gateway = (mac: string) => encodeExtNexthop({ ifindex: world().ifindex('ext'), ip: gw.EXT.gateway }, { dstMac: mac, srcMac: gw.MAC.ext });
+
+  it('a connection’s frames after its first: the same translation, exactly, counted as SNAT', () => {
+    const first = out();
+    gw.expectRun(first, 'REDIRECT', 'FWD_SNAT_NEW');
+    const port = gw.sourcePortOf(first.frame);
+    for (let i = 0; i < 3; i++) gw.expectRun(out(), 'REDIRECT', 'FWD_SNAT', gw.snatted(gw.EXT.a, port, gw.REMOTE, l4));
+  });
+
+  it('what depends on the packet is checked on every frame of a cached flow, with routing’s outcome', () => {
+    gw.expectRun(out(), 'REDIRECT', 'FWD_SNAT');
+    gw.expectRun(out({ ttl: 1 }), 'TX', 'FWD_ICMP_TIME_EXCEEDED');
+    gw.expectRun(out({ df: true }, gw.EXT_MTU - 28 + 1), 'TX', 'FWD_ICMP_FRAG_NEEDED');
+    gw.expectRun(out({ df: false }, gw.EXT_MTU - 28 + 1), 'DROP', 'DROP_EXCEEDS_NETWORK_MTU');
+    gw.expectRun(out({ df: true }, gw.EXT_MTU - 28), 'REDIRECT', 'FWD_SNAT');
+  });
+
+  it('the external gateway’s MAC changed through our handle: the very next frame goes to the new one', () => {
+    const port = gw.sourcePortOf(out().frame);
+    world().write(gateway('02:00:00:00:ee:02'));
+    try {
+      gw.expectRun(out(), 'REDIRECT', 'FWD_SNAT', gw.snatted(gw.EXT.a, port, gw.REMOTE, l4, '02:00:00:00:ee:02'));
+    } finally {
+      world().write(gateway(gw.MAC.gateway));
+    }
+    gw.expectRun(out(), 'REDIRECT', 'FWD_SNAT', gw.snatted(gw.EXT.a, port, gw.REMOTE, l4));
+  });
+
+  it('pings to the router’s own external IP are answered every time, never taken for a flow out', () => {
+    const ping = gw.fromVm(gw.VM.p1, gw.MAC.a, gw.EXT.a, { kind: 'echo', id: 9 });
+    for (let i = 0; i < 3; i++) gw.expectRun(world().out(ping, 'p1'), 'TX', 'FWD_ICMP_ECHO_REPLY');
   });
 });
