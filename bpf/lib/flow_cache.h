@@ -12,9 +12,10 @@
  * router's external IP). The next frame of the flow then takes one lookup
  * to its delivery instead of three or four (the FDB entry of the router's
  * MAC, the route and its neighbour, the source's floating IP), and none of
- * the router's checks: a third of a routed frame's program time (bench
- * --compare-with). The connection of a translated frame is still looked up
- * per frame (conntrack.h): connections come and go without the daemon.
+ * the router's checks: a routed frame 76 -> 44 ns, a SNAT one 121 -> 89 ns
+ * of program time (BPF_PROG_RUN, bench --compare-with against the build
+ * before this cache). The connection of a translated frame is still looked
+ * up per frame (conntrack.h): connections come and go without the daemon.
  *
  * Made, stamped and trusted as lookup_cache.h says. The routing part is
  * made under the stamp of the FDB part (read before either), so it is
