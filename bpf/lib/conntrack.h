@@ -97,12 +97,14 @@ static __always_inline bool nat_keep_partner(const struct nat_key *key, const st
 		rebuilt.flags = 0; /* what that direction saw went with it */
 		/* NOEXIST: another CPU may have re-created it meanwhile. */
 		bpf_map_update_elem(&xdpnet_snat_ct, &partner, &rebuilt, BPF_NOEXIST);
+		nat_ct_changed();
 		return true;
 	}
 	nat_partner_key(&partner, other, &back);
 	if (nat_key_equal(&back, key))
 		return true;
 	bpf_map_delete_elem(&xdpnet_snat_ct, key);
+	nat_ct_changed();
 	return false;
 }
 

@@ -124,4 +124,34 @@ struct {
 	__type(value, struct nat_conn);
 } xdpnet_snat_ct SEC(".maps");
 
+/*
+ * How many times the programs have written xdpnet_snat_ct (conntrack_cache.h):
+ * moved after each write, so that no CPU keeps using its copy of a
+ * connection a program changed, deleted or evicted. One u64 at key 0.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} xdpnet_ct_gen SEC(".maps");
+
+static __always_inline __u64 nat_ct_generation(void)
+{
+	__u32 zero = 0;
+	__u64 *gen = bpf_map_lookup_elem(&xdpnet_ct_gen, &zero);
+
+	return gen ? *gen : 0;
+}
+
+/* After a program's write of xdpnet_snat_ct, LRU evictions included: every CPU's copies are dropped. */
+static __always_inline void nat_ct_changed(void)
+{
+	__u32 zero = 0;
+	__u64 *gen = bpf_map_lookup_elem(&xdpnet_ct_gen, &zero);
+
+	if (gen)
+		__sync_fetch_and_add(gen, 1);
+}
+
 #endif /* XDPNET_CONNTRACK_MAPS_H */

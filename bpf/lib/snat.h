@@ -32,6 +32,7 @@
 #include "common.h"
 #include "config.h"
 #include "conntrack.h"
+#include "conntrack_cache.h"
 #include "conntrack_maps.h"
 #include "mac.h"
 #include "nat_rewrite.h"
@@ -139,6 +140,7 @@ static __always_inline bool snat_reopens(const struct nat_key *key, const struct
 	bpf_map_delete_elem(&xdpnet_snat_ct, key);
 	if (other)
 		bpf_map_delete_elem(&xdpnet_snat_ct, &partner);
+	nat_ct_changed();
 	return true;
 }
 
@@ -148,7 +150,7 @@ static __always_inline bool snat_reopens(const struct nat_key *key, const struct
  * port in *ext_port; 0 and the port if another CPU created it first; or
  * -REASON_DROP_SNAT_PORTS_EXHAUSTED.
  */
-static __always_inline int snat_create(const struct nat_out *out, __u32 vni, const __u8 *vm_mac, __be16 *ext_port)
+static __always_inline int snat_claim(const struct nat_out *out, __u32 vni, const __u8 *vm_mac, __be16 *ext_port)
 {
 	__u32 lo = CONFIG(snat_port_min), hi = CONFIG(snat_port_max);
 	struct nat_conn conn = {};
@@ -202,6 +204,19 @@ claimed:
 }
 
 /*
+ * snat_claim(), then the move of xdpnet_ct_gen its writes call for: even a
+ * claim that failed may have evicted a connection (an LRU map makes room
+ * before it knows whether the key is new).
+ */
+static __always_inline int snat_create(const struct nat_out *out, __u32 vni, const __u8 *vm_mac, __be16 *ext_port)
+{
+	int ret = snat_claim(out, vni, vm_mac, ext_port);
+
+	nat_ct_changed();
+	return ret;
+}
+
+/*
  * SNAT of the IPv4 packet `ip` (IHL 5, checksum verified), sent by the VM
  * with MAC `vm_mac` on network `vni`, leaving from the external IP
  * `ext_ip`: source translated, TTL one lower, checksums updated. Returns 1
@@ -213,6 +228,8 @@ static __always_inline int snat_egress(struct xdp_md *ctx, struct iphdr *ip, __u
 {
 	void *end = (void *)(long)ctx->data_end;
 	struct nat_out out = {};
+	const struct nat_conn *cached;
+	struct nat_cache_ref ref;
 	struct nat_conn *conn;
 	__be16 ext_port;
 	int ret, err;
@@ -223,12 +240,20 @@ static __always_inline int snat_egress(struct xdp_md *ctx, struct iphdr *ip, __u
 	if (err < 0)
 		return err;
 
+	/* A TCP SYN goes to the table: it may reopen a closed connection. */
+	cached = nat_cache_probe(&out.key, out.bits, &ref);
+	if (cached && !(out.opens && out.key.proto == IPPROTO_TCP)) {
+		ext_port = cached->ext_port;
+		ret = 0;
+		goto translate;
+	}
 	conn = bpf_map_lookup_elem(&xdpnet_snat_ct, &out.key);
 	if (conn && out.opens && out.key.proto == IPPROTO_TCP && snat_reopens(&out.key, conn))
 		conn = NULL;
 	if (conn && !nat_touch(&out.key, conn, out.bits))
 		conn = NULL;
 	if (conn) {
+		nat_cache_keep(&ref, &out.key, conn);
 		ext_port = conn->ext_port;
 		ret = 0;
 	} else {
@@ -239,6 +264,7 @@ static __always_inline int snat_egress(struct xdp_md *ctx, struct iphdr *ip, __u
 			return ret;
 	}
 
+translate:
 	err = nat_rewrite_source(ip, end, ext_ip, ext_port);
 	if (err < 0)
 		return err;

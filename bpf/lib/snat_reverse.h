@@ -26,6 +26,7 @@
 
 #include "common.h"
 #include "conntrack.h"
+#include "conntrack_cache.h"
 #include "conntrack_maps.h"
 #include "nat_rewrite.h"
 
@@ -34,7 +35,7 @@
 /* A packet from outside and its connection. */
 struct nat_in {
 	struct nat_key key;    /* the IN key the connection was found under */
-	struct nat_conn *conn; /* NULL: no connection */
+	const struct nat_conn *conn; /* NULL: no connection; else the table's entry, or this CPU's copy of it */
 	__u64 bits;            /* the NAT_F_* bits the packet carries (not for an error) */
 	bool icmp_error;       /* it is an ICMP error about the connection */
 };
@@ -92,6 +93,8 @@ static __always_inline int snat_icmp_error_key(const struct iphdr *ip, const str
 static __always_inline int snat_in_lookup(struct iphdr *ip, void *end, struct nat_in *in)
 {
 	void *ip_end = (void *)ip + bpf_ntohs(ip->tot_len);
+	struct nat_cache_ref ref;
+	struct nat_conn *conn;
 	void *l4 = ip + 1;
 	int ret;
 
@@ -145,9 +148,15 @@ static __always_inline int snat_in_lookup(struct iphdr *ip, void *end, struct na
 	default:
 		return 0;
 	}
-	in->conn = bpf_map_lookup_elem(&xdpnet_snat_ct, &in->key);
-	if (in->conn && !nat_touch(&in->key, in->conn, in->bits))
-		in->conn = NULL;
+	in->conn = nat_cache_probe(&in->key, in->bits, &ref);
+	if (in->conn)
+		return 0;
+	conn = bpf_map_lookup_elem(&xdpnet_snat_ct, &in->key);
+	if (conn && !nat_touch(&in->key, conn, in->bits))
+		conn = NULL;
+	if (conn)
+		nat_cache_keep(&ref, &in->key, conn);
+	in->conn = conn;
 	return 0;
 }
 

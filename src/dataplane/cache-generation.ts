@@ -1,5 +1,5 @@
 // The generation of the maps the BPF programs cache (bpf/lib/cache_gen.h,
-// bpf/lib/lookup_cache.h, route_cache.h, external_cache.h, flow_cache.h): every CPU keeps copies of the entries of
+// bpf/lib/lookup_cache.h, route_cache.h, external_cache.h, flow_cache.h, conntrack_cache.h): every CPU keeps copies of the entries of
 // CACHED_MAPS it looked up last, each stamped with the generation it was
 // made under, and uses a copy only while the generation is unchanged. So
 // whoever changes a cached map must write a new generation after the change:
@@ -40,6 +40,9 @@ export const CACHED_MAPS: ReadonlySet<string> = new Set([
   'xdpnet_networks',
   'xdpnet_snat',
   'xdpnet_ext_nexthops',
+  // The programs' copies of connections (conntrack_cache.h): the daemon's writes (the collector's
+  // deletions) move this generation, the programs' own move xdpnet_ct_gen.
+  'xdpnet_snat_ct',
 ]);
 
 const KEY = Buffer.alloc(4);
