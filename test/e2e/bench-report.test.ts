@@ -154,6 +154,43 @@ describePrivileged('make bench: one report (bench/main.ts)', ['bpf', 'netns'], (
     });
   });
 
+  describe('another build next to this one (--compare-with), as docs/BENCHMARKS.md builds it: a git worktree', () => {
+    let outcome: Outcome;
+    let report: BenchReport;
+    let tree = '';
+    const dir = () => join(resultDir, 'compare');
+
+    beforeAll(async () => {
+      // This very commit: the worktree recipe and the twin rows are what is tested, not a difference.
+      tree = mkdtempSync(join(tmpdir(), 'xdpnet-other-build-'));
+      await run('git', ['worktree', 'add', '--detach', tree, 'HEAD'], { cwd: REPO_ROOT });
+      await run('make', ['-C', tree, 'bpf'], { cwd: REPO_ROOT, maxBuffer: 32 << 20 });
+      const args = ['--only', 'dataplane', '--compare-with', join(tree, 'bpf/build'), '--directions', 'routed,rsnat'];
+      outcome = await bench(main, [...args, '--rounds', '1', '--seconds', '0.05', '--repeat', '10000', '--out-dir', dir()], 240_000);
+      expect(outcome.stderr).not.toMatch(/^bench: /m);
+      expect(outcome.code).toBe(0);
+      report = JSON.parse(readFileSync(join(dir(), 'bench.json'), 'utf8')) as BenchReport;
+    }, 420_000);
+    afterAll(async () => {
+      if (tree) await run('git', ['worktree', 'remove', '--force', tree], { cwd: REPO_ROOT }).catch(() => rmSync(tree, { recursive: true, force: true }));
+    });
+
+    it('runs the other build’s program and floor as twins of ours, each delivering, and compares each pair', () => {
+      const dp = report.dataplane!;
+      const ids = dp.scenarios.map((s) => s.id);
+      // rsnat brings snat (its kernel row replies to snat's connection).
+      for (const d of ['routed', 'snat', 'rsnat']) {
+        expect(ids, d).toEqual(expect.arrayContaining([`${d}/xdpnet`, `${d}/other`, `${d}/floor`, `${d}/other-floor`]));
+        expect(dp.ratios.filter((r) => r.direction === d && r.target === null).map((r) => `${r.of}/${r.against}`)).toEqual(['xdpnet/other', 'floor/other-floor']);
+      }
+      for (const s of dp.scenarios) expect(s.samples[0]!.delivered, s.id).toBeGreaterThan(0);
+      expect(dp.errors).toEqual([]);
+      expect(outcome.stdout).toMatch(/^  routed\/other +60→60 /m);
+      expect(outcome.stdout).toMatch(/\d\.\d\d× other \(no target\)/);
+      expect(outcome.stdout).toMatch(/\d\.\d\d× other-floor \(no target\)/);
+    });
+  });
+
   describe('real interfaces (veth pairs standing for NICs)', () => {
     let topo: Topology;
     const ns = (short: string) => topo.nsName(short);

@@ -405,6 +405,23 @@ const RULES: Rule[] = [
     }),
   },
   {
+    match: re('git worktree add /tmp/parent HEAD~1 && make -C /tmp/parent bpf'),
+    mapped: () => ({
+      file: 'test/e2e/bench-report.test.ts',
+      contains: ["'worktree', 'add'", "'make', ['-C', tree, 'bpf']"],
+      why: 'a second checkout of the repository; the report test makes one the same way (of HEAD, whose map layouts are this build’s) and builds its programs',
+    }),
+  },
+  {
+    match: re("make bench BENCH_ARGS='--only dataplane --compare-with /tmp/parent/bpf/build --directions routed --rounds 60 --seconds 0.15'"),
+    mapped: () => ({
+      file: 'test/e2e/bench-report.test.ts',
+      contains: ["'--compare-with'", "'bpf/build'", "'--directions'"],
+      why: 'minutes of measurement; the report test runs the same flags against its worktree’s build, one short round, and checks the twin rows and ratios',
+      makefile: { target: 'bench', recipe: ['build/bench/bench/main.js', '$(BENCH_ARGS)'] },
+    }),
+  },
+  {
     match: re("make bench BENCH_ARGS='--only dataplane --port-if [a-z0-9]+ --uplink-if [a-z0-9]+'"),
     mapped: () => ({
       file: 'test/e2e/bench-report.test.ts',
